@@ -1,0 +1,373 @@
+"""The dispatcher: trickle-feeds pending jobs into the host's native queue and records outcomes.
+
+Only a small window of our jobs is ever in ComfyUI's queue (the backlog stays in SQLite),
+so ComfyUI's queue panel stays light while the worker never idles between our jobs. Every
+state change is committed before it is acted on: a job is marked ``queued`` (with its
+prompt id) before it is put in the native queue, so a crash at any moment leaves a row
+that recovery can resolve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from . import ids
+from .config import Config
+from .host import Host, HostValidationError, PromptState
+from .models import Batch, Job, JobError, JobOutcome, JobStatus
+from .store import JobUpdate, Store, StoreBusy
+from .templates import Template, materialise, output_prefixes
+
+log = logging.getLogger("batchgen.dispatcher")
+
+_IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@dataclass(slots=True)
+class InFlight:
+    """One of our prompts currently in the host's native queue."""
+
+    job_id: int
+    batch_id: str
+    idx: int
+    attempt: int
+    status: JobStatus
+    prefix: str
+
+
+@dataclass(slots=True)
+class BatchMeta:
+    """What the dispatcher caches per batch to build prompts."""
+
+    template: Template
+    subfolder: str
+    total: int
+    max_attempts: int
+
+
+def job_prefix(subfolder: str, idx: int, attempt: int, total: int) -> str:
+    """Deterministic output prefix of one job attempt (crash recovery looks for these files)."""
+    # ComfyUI lists the target folder on every save: big batches get one folder per 1,000 jobs.
+    folder = f"{subfolder}/{idx // 1000 * 1000:06d}" if total > 1000 else subfolder
+    name = f"{idx:05d}" if attempt <= 1 else f"{idx:05d}-r{attempt}"
+    return f"{folder}/{name}"
+
+
+def job_event(job: Job, previous: JobStatus | None = None) -> dict[str, Any]:
+    """The payload of a ``batchgen.job`` event."""
+    return {
+        "id": job.id,
+        "batch_id": job.batch_id,
+        "idx": job.idx,
+        "status": job.status.value,
+        "previous_status": previous.value if previous else None,
+        "attempts": job.attempts,
+        "prompt_id": job.prompt_id,
+        "seed": job.seed,
+        "outputs": [o.as_dict() for o in job.outputs],
+        "error": job.error.as_dict() if job.error else None,
+    }
+
+
+def batch_event(batch: Batch) -> dict[str, Any]:
+    """The payload of a ``batchgen.batch`` event."""
+    return {
+        "id": batch.id,
+        "name": batch.name,
+        "status": batch.status.value,
+        "total": batch.total,
+        "counts": batch.counts.as_dict(),
+        "priority": batch.priority,
+        "paused": batch.paused,
+        "updated_at": batch.updated_at,
+    }
+
+
+class Dispatcher:
+    """Feeds the native queue from the store and resolves outcomes, on the server loop."""
+
+    def __init__(self, store: Store, host: Host, config: Config, boot_id: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.host = host
+        self.config = config
+        self.boot_id = boot_id or uuid.uuid4().hex
+        self.clock = clock
+        self.in_flight: dict[str, InFlight] = {}
+        self._cancelling: set[str] = set()
+        self._meta: dict[str, BatchMeta] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.state = "stopped"
+        self.last_error: str | None = None
+        self.max_in_flight_seen = 0
+        self.jobs_fed = 0
+        self.jobs_finished = 0
+        self.recovered: dict[str, int] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Adopt jobs left in flight by an earlier run, hook the host, start the feed loop."""
+        for job in await self.store.jobs_by_status(_IN_FLIGHT):
+            if job.prompt_id:
+                meta = await self._batch_meta(job.batch_id)
+                prefix = job_prefix(meta.subfolder, job.idx, job.attempts, meta.total) if meta else ""
+                self.in_flight[job.prompt_id] = InFlight(job.id, job.batch_id, job.idx, job.attempts, job.status, prefix)
+        if self.in_flight:
+            log.info("[batchgen] resuming: %d job(s) were in flight when ComfyUI last stopped", len(self.in_flight))
+        self.host.set_listener(self.wake)
+        self._stopping = False
+        self.state = "running"
+        self._task = asyncio.create_task(self._run(), name="batchgen-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop the feed loop (jobs in flight stay recorded as such)."""
+        self._stopping = True
+        self.wake()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.state = "stopped"
+
+    def wake(self) -> None:
+        """Ask the loop to reconcile and feed soon (safe to call often)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.step()
+                if self.state != "running":
+                    log.info("[batchgen] dispatcher healthy again")
+                self.state, self.last_error = "running", None
+            except StoreBusy as exc:
+                self.state, self.last_error = "store_unavailable", str(exc)
+                log.warning("[batchgen] database busy, feeding paused: %s", exc)
+                await asyncio.sleep(self.config.tick_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep the loop alive whatever one step hits
+                self.state, self.last_error = "error", f"{type(exc).__name__}: {exc}"
+                log.exception("[batchgen] dispatcher step failed")
+                await asyncio.sleep(self.config.tick_seconds)
+
+    async def step(self) -> None:
+        """One reconcile-then-feed pass."""
+        await self.reconcile()
+        await self.fill()
+
+    # -- batch metadata --------------------------------------------------------------------
+
+    async def _batch_meta(self, batch_id: str) -> BatchMeta | None:
+        meta = self._meta.get(batch_id)
+        if meta is None:
+            batch = await self.store.get_batch(batch_id)
+            snapshot = await self.store.get_batch_template(batch_id)
+            if batch is None or snapshot is None:
+                return None
+            meta = BatchMeta(Template.from_snapshot(snapshot), batch.output_subfolder, batch.total, batch.max_attempts)
+            self._meta[batch_id] = meta
+        return meta
+
+    def forget(self, batch_id: str) -> None:
+        """Drop cached metadata (after the batch's settings changed)."""
+        self._meta.pop(batch_id, None)
+
+    # -- reconcile -------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Turn what the host reports about our in-flight prompts into job updates."""
+        if not self.in_flight:
+            return
+        now = self.clock()
+        updates: list[JobUpdate] = []
+        for pid, found in self.host.lookup(list(self.in_flight)).items():
+            flight = self.in_flight.get(pid)
+            if flight is None:
+                continue
+            if found.state is PromptState.RUNNING and flight.status is JobStatus.QUEUED:
+                flight.status = JobStatus.RUNNING
+                updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": now}))
+            elif found.state is PromptState.DONE and found.outcome is not None:
+                updates.append(await self._finished(pid, flight, found.outcome, now))
+            elif found.state is PromptState.UNKNOWN:
+                updates.append(await self._vanished(pid, flight, now))
+        await self._apply(updates)
+
+    async def _finished(self, pid: str, flight: InFlight, outcome: JobOutcome, now: float) -> JobUpdate:
+        del self.in_flight[pid]
+        self.jobs_finished += 1
+        started = outcome.started_at or now
+        finished = outcome.finished_at or now
+        if outcome.status is JobStatus.SUCCEEDED:
+            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.SUCCEEDED,
+                             {"outputs_json": list(outcome.outputs), "error_json": None, "started_at": started, "finished_at": finished})
+        error = outcome.error or JobError("unknown", "ComfyUI reported an error without details")
+        if pid in self._cancelling:
+            self._cancelling.discard(pid)
+            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.CANCELLED,
+                             {"error_json": JobError("cancelled", "cancelled by request"), "finished_at": finished})
+        meta = await self._batch_meta(flight.batch_id)
+        max_attempts = meta.max_attempts if meta else self.config.default_max_attempts
+        if error.transient and flight.attempt < max_attempts:
+            return self._retry_later(flight, error, now)
+        return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.FAILED,
+                         {"error_json": error, "started_at": started, "finished_at": finished})
+
+    async def _vanished(self, pid: str, flight: InFlight, now: float) -> JobUpdate:
+        """Our prompt is in neither queue nor history: ComfyUI restarted, or someone cleared it."""
+        del self.in_flight[pid]
+        meta = await self._batch_meta(flight.batch_id)
+        if meta is not None:
+            prefixes = output_prefixes(meta.template, flight.prefix)
+            files = self.host.find_outputs(prefixes) if prefixes else None
+            if files:
+                # Its outputs were completely written before it vanished: done, no re-run.
+                self.recovered["from_disk"] = self.recovered.get("from_disk", 0) + 1
+                return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.SUCCEEDED,
+                                 {"outputs_json": files, "error_json": None, "finished_at": now})
+        max_attempts = meta.max_attempts if meta else self.config.default_max_attempts
+        error = JobError("vanished", "the prompt left ComfyUI's queue without finishing (restart, crash or queue cleared)",
+                         transient=True)
+        # A crash is not the job's fault: allow two extra attempts before calling it a poison pill.
+        if flight.attempt < max_attempts + 2:
+            self.recovered["requeued"] = self.recovered.get("requeued", 0) + 1
+            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.PENDING,
+                             {"error_json": error, "prompt_id": None, "not_before": 0})
+        return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.FAILED, {"error_json": error, "finished_at": now})
+
+    def _retry_later(self, flight: InFlight, error: JobError, now: float) -> JobUpdate:
+        delay = min(self.config.retry_backoff_seconds * 2 ** max(flight.attempt - 1, 0), self.config.retry_backoff_max_seconds)
+        return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.PENDING,
+                         {"error_json": error, "prompt_id": None, "not_before": now + delay})
+
+    # -- feed ------------------------------------------------------------------------------
+
+    async def fill(self) -> None:
+        """Feed pending jobs until our share of the native queue reaches the window."""
+        need = self.config.window - len(self.in_flight)
+        if need <= 0:
+            return
+        now = self.clock()
+        items = await self.store.pick_dispatchable(need, now)
+        if not items:
+            return
+        updates: list[JobUpdate] = []
+        ready: dict[int, tuple[str, dict[str, Any], list[str], InFlight]] = {}
+        for item in items:
+            meta = await self._batch_meta(item.batch_id)
+            if meta is None:
+                continue
+            attempt = item.attempts + 1
+            prefix = job_prefix(meta.subfolder, item.idx, attempt, meta.total)
+            prompt = materialise(meta.template, item.params, prefix)
+            try:
+                outputs = await self.host.prepare(prompt, meta.template.shape_key(item.params))
+            except HostValidationError as exc:
+                error = JobError("validation", exc.error.get("message", "prompt failed validation"))
+                updates.append(JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.FAILED,
+                                         {"error_json": error, "attempts": attempt, "finished_at": now}))
+                continue
+            pid = str(uuid.uuid4())
+            updates.append(JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.QUEUED, {
+                "prompt_id": pid, "attempts": attempt, "queued_at": now, "boot_id": self.boot_id,
+                "started_at": None, "finished_at": None, "not_before": 0,
+            }))
+            ready[item.job_id] = (pid, prompt, outputs,
+                                  InFlight(item.job_id, item.batch_id, item.idx, attempt, JobStatus.QUEUED, prefix))
+        applied = await self.store.apply(updates, fed_batches={i.batch_id for i in items})
+        for job, _old in applied:
+            if job.id not in ready or job.status is not JobStatus.QUEUED:
+                continue
+            pid, prompt, outputs, flight = ready[job.id]
+            extra = {"extra_pnginfo": {"batchgen": {"batch_id": job.batch_id, "job_id": job.id, "idx": job.idx}}}
+            try:
+                self.host.enqueue(pid, prompt, outputs, f"batchgen-{job.batch_id}", extra)
+            except Exception:
+                # Leave it recorded as queued: the next reconcile sees it vanished and requeues it.
+                log.exception("[batchgen] could not put job %s into ComfyUI's queue", job.id)
+            self.in_flight[pid] = flight
+            self.jobs_fed += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
+        await self._emit(applied)
+
+    async def _apply(self, updates: list[JobUpdate]) -> None:
+        applied = await self.store.apply(updates)
+        await self._emit(applied)
+        if applied:
+            self.wake()
+
+    async def _emit(self, applied: Iterable[tuple[Job, JobStatus]]) -> None:
+        batch_ids: list[str] = []
+        for job, old in applied:
+            self.host.send_event(ids.EVENT_JOB, job_event(job, old))
+            if job.batch_id not in batch_ids:
+                batch_ids.append(job.batch_id)
+        for batch_id in batch_ids:
+            batch = await self.store.get_batch(batch_id)
+            if batch is not None:
+                self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
+
+    # -- control ---------------------------------------------------------------------------
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        """Cancel pending jobs, pull ours out of the native queue, interrupt ours if running."""
+        await self.store.cancel_pending(batch_id)
+        ours = [pid for pid, f in self.in_flight.items() if f.batch_id == batch_id]
+        removed = self.host.remove_pending(ours)
+        now = self.clock()
+        updates = []
+        for pid in removed:
+            flight = self.in_flight.pop(pid)
+            updates.append(JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.CANCELLED,
+                                     {"error_json": JobError("cancelled", "cancelled by request"), "finished_at": now}))
+        for pid in ours:
+            if pid not in removed:
+                self._cancelling.add(pid)
+                self.host.interrupt(pid)
+        await self._apply(updates)
+        batch = await self.store.get_batch(batch_id)
+        if batch is not None:
+            self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
+
+    async def pull_back(self, batch_id: str) -> int:
+        """Take a batch's not-yet-running prompts out of the native queue, back to pending (pause)."""
+        ours = [pid for pid, f in self.in_flight.items() if f.batch_id == batch_id and f.status is JobStatus.QUEUED]
+        removed = self.host.remove_pending(ours)
+        updates = []
+        for pid in removed:
+            flight = self.in_flight.pop(pid)
+            updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.PENDING,
+                                     {"prompt_id": None, "attempts": max(flight.attempt - 1, 0), "queued_at": None}))
+        await self._apply(updates)
+        return len(removed)
+
+    def status(self) -> dict[str, Any]:
+        """Dispatcher state for /health."""
+        return {
+            "state": self.state,
+            "last_error": self.last_error,
+            "window": self.config.window,
+            "in_flight": len(self.in_flight),
+            "max_in_flight_seen": self.max_in_flight_seen,
+            "jobs_fed": self.jobs_fed,
+            "jobs_finished": self.jobs_finished,
+            "recovered": dict(self.recovered),
+            "boot_id": self.boot_id,
+        }

@@ -1,0 +1,88 @@
+"""What the domain needs from the host (ComfyUI), as a Protocol.
+
+The real implementation is ``comfy_host.ComfyHost`` (the only code touching
+``PromptServer``, ``execution`` and ``folder_paths``); tests use an in-memory stand-in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .models import JobOutcome, OutputFile
+
+
+class PromptState(str, enum.Enum):
+    """Where a prompt id is in the host right now."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptLookup:
+    """A prompt's state, with the outcome once it is done."""
+
+    state: PromptState
+    outcome: JobOutcome | None = None
+
+
+@dataclass
+class HostValidationError(Exception):
+    """The host rejected a prompt: its error and per-node errors."""
+
+    error: dict[str, Any]
+    node_errors: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.error.get("message", "prompt failed validation"))
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """Facts about the host for /health."""
+
+    name: str
+    version: str
+    queue_running: int
+    queue_pending: int
+    worker_alive: bool | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Host(Protocol):
+    """The host's prompt queue, files and event channel."""
+
+    def set_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (thread-safe, on the server loop) whenever the host queue changes."""
+
+    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
+        """Validate (cached by shape) and return the output node ids to execute; raises HostValidationError."""
+
+    def enqueue(self, prompt_id: str, prompt: dict[str, Any], outputs: list[str], client_id: str, extra: Mapping[str, Any]) -> None:
+        """Put one prompt at the back of the host's native queue."""
+
+    def lookup(self, prompt_ids: Iterable[str]) -> dict[str, PromptLookup]:
+        """The state of each prompt id."""
+
+    def remove_pending(self, prompt_ids: Iterable[str]) -> set[str]:
+        """Remove those of the ids still pending from the native queue; returns the removed ids."""
+
+    def interrupt(self, prompt_id: str) -> bool:
+        """Interrupt the prompt if (and only if) it is running now."""
+
+    def info(self) -> HostInfo:
+        """Version, native queue depth, worker liveness."""
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None:
+        """Broadcast an event to the host's websocket clients."""
+
+    def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
+        """Complete files already on disk for node_id → filename prefix; None unless every node has one."""
+
+    def input_file_exists(self, name: str) -> bool:
+        """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""

@@ -1,0 +1,63 @@
+"""Numbered SQLite migrations. Append only: never edit a migration that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 0,
+            template_id TEXT,
+            template_json TEXT NOT NULL,
+            options_json TEXT NOT NULL DEFAULT '{}',
+            output_subfolder TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            n_pending INTEGER NOT NULL DEFAULT 0,
+            n_queued INTEGER NOT NULL DEFAULT 0,
+            n_running INTEGER NOT NULL DEFAULT 0,
+            n_succeeded INTEGER NOT NULL DEFAULT 0,
+            n_failed INTEGER NOT NULL DEFAULT 0,
+            n_cancelled INTEGER NOT NULL DEFAULT 0,
+            paused INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 3,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            updated_at REAL NOT NULL,
+            last_fed_at REAL NOT NULL DEFAULT 0,
+            idempotency_key TEXT UNIQUE,
+            request_hash TEXT
+        );
+        CREATE INDEX batches_status_seq ON batches(status, seq);
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            batch_id TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            seed,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            prompt_id TEXT,
+            boot_id TEXT,
+            created_at REAL NOT NULL,
+            queued_at REAL,
+            started_at REAL,
+            finished_at REAL,
+            not_before REAL NOT NULL DEFAULT 0,
+            outputs_json TEXT,
+            error_json TEXT,
+            UNIQUE (batch_id, idx)
+        );
+        CREATE INDEX jobs_batch_status_idx ON jobs(batch_id, status, idx);
+        CREATE INDEX jobs_in_flight ON jobs(status) WHERE status IN ('queued', 'running');
+        CREATE INDEX jobs_prompt_id ON jobs(prompt_id);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ),
+]

@@ -1,0 +1,255 @@
+"""Use cases behind the REST API: create batches, query them, control them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from . import ids
+from .config import Config
+from .dispatcher import Dispatcher
+from .errors import ApiError, bad_request, conflict, not_found, unprocessable
+from .expansion import JobSpec, expand
+from .host import Host, HostValidationError
+from .models import Batch, Job, JobStatus
+from .registry import TemplateRegistry, template_from_document
+from .store import NewBatch, Store
+from .templates import Template, check_template_id, materialise
+
+_SLUG_RE = re.compile(r"[^A-Za-z0-9_-]+")
+MAX_NAME_LENGTH = 200
+
+
+def slugify(name: str) -> str:
+    """An ASCII folder-safe slug of a batch name."""
+    return _SLUG_RE.sub("-", name).strip("-")[:40] or "batch"
+
+
+def request_hash(body: Mapping[str, Any]) -> str:
+    """A stable fingerprint of a request body (for idempotency-key reuse checks)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def _int_field(body: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise bad_request(f"invalid_{key}", f"{key} must be an integer from {low} to {high}")
+    return value
+
+
+class BatchService:
+    """Glue between routes, store, registry, host and dispatcher."""
+
+    def __init__(self, store: Store, host: Host, registry: TemplateRegistry, dispatcher: Dispatcher, config: Config,
+                 version: str = "0") -> None:
+        self.store = store
+        self.host = host
+        self.registry = registry
+        self.dispatcher = dispatcher
+        self.config = config
+        self.version = version
+
+    # -- templates -------------------------------------------------------------------------
+
+    def resolve_template(self, ref: Any) -> Template:
+        """A template id, or an inline {workflow, bindings}."""
+        if ref is None:
+            raise bad_request("missing_template", "give template: an id (see GET /batchgen/v1/templates) or {workflow, bindings}")
+        if isinstance(ref, str):
+            return self.registry.get(ref)
+        if isinstance(ref, dict):
+            if "workflow" not in ref:
+                raise bad_request("invalid_template", "an inline template needs a workflow (API format)")
+            return template_from_document(ref, "inline", "inline")
+        raise bad_request("invalid_template", "template must be an id string or {workflow, bindings}")
+
+    async def validate_template(self, template: Template, values: Mapping[str, Any] | None = None) -> None:
+        """Validate the template's graph with ComfyUI's node definitions (400 with node errors)."""
+        defaults = {n: b.default for n, b in template.bindings.items() if b.default is not None}
+        used = dict(values if values is not None else defaults)
+        prompt = materialise(template, used, f"{ids.OUTPUT_ROOT}/_validate")
+        try:
+            await self.host.prepare(prompt, template.shape_key(used))
+        except HostValidationError as exc:
+            raise ApiError(400, "invalid_prompt", exc.error.get("message", "the workflow failed ComfyUI's validation"),
+                           {"comfy_error": exc.error, "node_errors": exc.node_errors}) from None
+
+    async def create_template(self, body: Any) -> Template:
+        """Validate and save a user template."""
+        if not isinstance(body, dict):
+            raise bad_request("invalid_body", "expected a JSON object")
+        template_id = check_template_id(body.get("id") or slugify(str(body.get("name", ""))).lower())
+        name = body.get("name") or template_id
+        template = template_from_document({**body, "id": template_id, "name": name}, template_id, "user")
+        await self.validate_template(template)
+        self.registry.save(template, replace=body.get("replace") is True)
+        return self.registry.get(template_id)
+
+    # -- batches ---------------------------------------------------------------------------
+
+    async def create_batch(self, body: Any, idempotency_key: str | None = None) -> tuple[Batch, bool]:
+        """Expand, validate and store a batch; returns (batch, created)."""
+        if not isinstance(body, dict):
+            raise bad_request("invalid_body", "expected a JSON object")
+        fingerprint = request_hash(body)
+        if idempotency_key is not None:
+            existing = await self._replay(idempotency_key, fingerprint)
+            if existing is not None:
+                return existing, False
+        name = body.get("name", "batch")
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise bad_request("invalid_name", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
+        priority = _int_field(body, "priority", 0, -1000, 1000)
+        max_attempts = _int_field(body, "max_attempts", self.config.default_max_attempts, 1, 20)
+        template = self.resolve_template(body.get("template"))
+        specs = expand(body, template, self.config.limits)
+        await self._check_images(template, specs)
+        await self._validate_shapes(template, specs)
+
+        batch_id = uuid.uuid4().hex
+        new = NewBatch(
+            id=batch_id,
+            name=name or "batch",
+            template_id=template.id if template.origin != "inline" else None,
+            template=template.snapshot(),
+            output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
+            priority=priority,
+            max_attempts=max_attempts,
+            options={"seed_policy": (body.get("seed") or {}).get("policy") if isinstance(body.get("seed"), dict)
+                     else body.get("seed", "random")},
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+        )
+        try:
+            batch = await self.store.create_batch(new, specs)
+        except sqlite3.IntegrityError:
+            # Lost a race with a concurrent request carrying the same idempotency key.
+            if idempotency_key is not None:
+                existing = await self._replay(idempotency_key, fingerprint)
+                if existing is not None:
+                    return existing, False
+            raise
+        self.dispatcher.wake()
+        return batch, True
+
+    async def _replay(self, key: str, fingerprint: str) -> Batch | None:
+        found = await self.store.find_batch_by_key(key)
+        if found is None:
+            return None
+        batch, stored_hash = found
+        if stored_hash != fingerprint:
+            raise unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request body",
+                                batch_id=batch.id)
+        return batch
+
+    async def _check_images(self, template: Template, specs: list[JobSpec]) -> None:
+        image_params = [n for n, b in template.bindings.items() if b.type == "image"]
+        if not image_params:
+            return
+        for name in image_params:
+            values = {spec.params[name] for spec in specs if name in spec.params}
+            missing = sorted(v for v in values if not self.host.input_file_exists(v))
+            if missing:
+                raise unprocessable("image_not_found", f"parameter {name!r}: {len(missing)} image(s) not in ComfyUI's input folder, "
+                                    f"e.g. {missing[0]!r}", param=name, missing=missing[:20])
+
+    async def _validate_shapes(self, template: Template, specs: list[JobSpec]) -> None:
+        seen: set[frozenset[str]] = set()
+        for spec in specs:
+            shape = frozenset(spec.params)
+            if shape in seen:
+                continue
+            seen.add(shape)
+            await self.validate_template(template, spec.params)
+
+    async def get_batch(self, batch_id: str) -> Batch:
+        """A batch or 404."""
+        batch = await self.store.get_batch(batch_id)
+        if batch is None:
+            raise not_found("batch_not_found", f"no batch with id {batch_id!r}", batch_id=batch_id)
+        return batch
+
+    async def get_job(self, job_id: str) -> Job:
+        """A job or 404."""
+        try:
+            number = int(job_id)
+        except ValueError:
+            raise not_found("job_not_found", f"no job with id {job_id!r}") from None
+        job = await self.store.get_job(number)
+        if job is None:
+            raise not_found("job_not_found", f"no job with id {job_id!r}")
+        return job
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        """Cancel what has not finished."""
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self.dispatcher.cancel_batch(batch_id)
+        return await self.get_batch(batch_id)
+
+    async def pause_batch(self, batch_id: str) -> Batch:
+        """Stop feeding a batch; its running job finishes, its queued ones go back to pending."""
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self.store.set_batch_flags(batch_id, paused=1)
+        await self.dispatcher.pull_back(batch_id)
+        return await self._announce(batch_id)
+
+    async def resume_batch(self, batch_id: str) -> Batch:
+        """Feed a paused batch again."""
+        await self.get_batch(batch_id)
+        await self.store.set_batch_flags(batch_id, paused=0)
+        self.dispatcher.wake()
+        return await self._announce(batch_id)
+
+    async def set_priority(self, batch_id: str, body: Any) -> Batch:
+        """Change a batch's priority (takes effect at the next feed)."""
+        await self.get_batch(batch_id)
+        if not isinstance(body, dict):
+            raise bad_request("invalid_body", "expected a JSON object")
+        priority = _int_field(body, "priority", 0, -1000, 1000) if "priority" in body else None
+        if priority is None:
+            raise bad_request("invalid_priority", "give priority: an integer from -1000 to 1000")
+        await self.store.set_batch_flags(batch_id, priority=priority)
+        self.dispatcher.wake()
+        return await self._announce(batch_id)
+
+    async def retry(self, batch_id: str, job_id: int | None = None) -> tuple[Batch, int]:
+        """Put failed and cancelled jobs back to pending."""
+        batch = await self.get_batch(batch_id)
+        moved = await self.store.requeue_failed(batch_id, job_id)
+        if moved == 0:
+            raise conflict("nothing_to_retry", "no failed or cancelled jobs to retry", status=batch.status.value)
+        self.dispatcher.forget(batch_id)
+        self.dispatcher.wake()
+        return await self._announce(batch_id), moved
+
+    async def retry_job(self, job_id: str) -> Job:
+        """Retry one failed or cancelled job."""
+        job = await self.get_job(job_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise conflict("job_not_retryable", f"job is {job.status.value}; only failed or cancelled jobs can be retried")
+        await self.retry(job.batch_id, job.id)
+        return await self.get_job(str(job.id))
+
+    async def delete_batch(self, batch_id: str) -> None:
+        """Delete a finished (or cancelled) batch's records."""
+        batch = await self.get_batch(batch_id)
+        if not batch.status.terminal:
+            raise conflict("batch_active", "cancel the batch before deleting it", status=batch.status.value)
+        await self.store.delete_batch(batch_id)
+        self.dispatcher.forget(batch_id)
+
+    async def _announce(self, batch_id: str) -> Batch:
+        from .dispatcher import batch_event
+
+        batch = await self.get_batch(batch_id)
+        self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
+        return batch

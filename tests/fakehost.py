@@ -1,0 +1,159 @@
+"""An in-memory stand-in for ComfyUI's queue, worker and output folder (fast tests only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchgen_ext.batchgen.host import HostInfo, HostValidationError, PromptLookup, PromptState
+from batchgen_ext.batchgen.models import JobError, JobOutcome, JobStatus, OutputFile
+
+KNOWN_NODES = {"BatchGenInputText", "BatchGenInputInt", "BatchGenInputFloat", "BatchGenInputImage", "BatchGenTextCard",
+               "SaveImage", "PreviewImage", "EmptyImage", "ImageInvert", "CLIPTextEncode", "KSampler", "EmptyLatentImage",
+               "CheckpointLoaderSimple", "VAEDecode", "LoadImage", "FailNode"}
+OUTPUT_NODES = {"SaveImage", "PreviewImage"}
+
+
+@dataclass
+class QueuedPrompt:
+    prompt_id: str
+    prompt: dict[str, Any]
+    outputs: list[str]
+    client_id: str
+    extra: dict[str, Any]
+
+
+@dataclass
+class FakeHost:
+    """Queue + history like ComfyUI's; `run_next()` executes the oldest pending prompt."""
+
+    output_dir: Path
+    input_files: set[str] = field(default_factory=set)
+    pending: list[QueuedPrompt] = field(default_factory=list)
+    running: QueuedPrompt | None = None
+    history: dict[str, JobOutcome] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    validations: int = 0
+    max_depth: int = 0
+    listener: Callable[[], None] | None = None
+
+    def set_listener(self, callback: Callable[[], None]) -> None:
+        self.listener = callback
+
+    def _changed(self) -> None:
+        self.max_depth = max(self.max_depth, len(self.pending) + (1 if self.running else 0))
+        if self.listener:
+            asyncio.get_running_loop().call_soon(self.listener)
+
+    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
+        self.validations += 1
+        errors = {nid: {"errors": [{"type": "invalid_class", "message": f"unknown node {n['class_type']}"}], "class_type": n["class_type"]}
+                  for nid, n in prompt.items() if n["class_type"] not in KNOWN_NODES}
+        if errors:
+            raise HostValidationError({"type": "invalid_prompt", "message": "Cannot execute because a node is missing"}, errors)
+        outputs = [nid for nid, n in prompt.items() if n["class_type"] in OUTPUT_NODES]
+        if not outputs:
+            raise HostValidationError({"type": "prompt_no_outputs", "message": "Prompt has no outputs"}, {})
+        return outputs
+
+    def enqueue(self, prompt_id, prompt, outputs, client_id, extra) -> None:
+        self.pending.append(QueuedPrompt(prompt_id, prompt, outputs, client_id, dict(extra)))
+        self._changed()
+
+    def lookup(self, prompt_ids: Iterable[str]) -> dict[str, PromptLookup]:
+        result = {}
+        pending_ids = {p.prompt_id for p in self.pending}
+        for pid in prompt_ids:
+            if self.running and self.running.prompt_id == pid:
+                result[pid] = PromptLookup(PromptState.RUNNING)
+            elif pid in pending_ids:
+                result[pid] = PromptLookup(PromptState.PENDING)
+            elif pid in self.history:
+                result[pid] = PromptLookup(PromptState.DONE, self.history[pid])
+            else:
+                result[pid] = PromptLookup(PromptState.UNKNOWN)
+        return result
+
+    def remove_pending(self, prompt_ids: Iterable[str]) -> set[str]:
+        ids = set(prompt_ids)
+        removed = {p.prompt_id for p in self.pending if p.prompt_id in ids}
+        self.pending = [p for p in self.pending if p.prompt_id not in ids]
+        if removed:
+            self._changed()
+        return removed
+
+    def interrupt(self, prompt_id: str) -> bool:
+        if self.running and self.running.prompt_id == prompt_id:
+            self.finish_running(JobOutcome(JobStatus.FAILED, (), JobError("interrupted", "interrupted", transient=True)))
+            return True
+        return False
+
+    def info(self) -> HostInfo:
+        return HostInfo("fake", "0", 1 if self.running else 0, len(self.pending), True, {})
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None:
+        self.events.append((event, data))
+
+    def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
+        found = []
+        for node_id, prefix in prefixes.items():
+            sub, _, base = prefix.rpartition("/")
+            folder = self.output_dir / sub
+            files = sorted(folder.glob(f"{base}_*_.png")) if folder.is_dir() else []
+            if not files:
+                return None
+            found += [OutputFile(node_id, f.name, sub, "output") for f in files]
+        return found
+
+    def input_file_exists(self, name: str) -> bool:
+        return name in self.input_files
+
+    # -- simulated worker ------------------------------------------------------------------
+
+    def start_next(self) -> QueuedPrompt | None:
+        if self.running is None and self.pending:
+            self.running = self.pending.pop(0)
+            self._changed()
+        return self.running
+
+    def finish_running(self, outcome: JobOutcome | None = None) -> str:
+        item = self.running
+        assert item is not None
+        if outcome is None:
+            outcome = self._execute(item)
+        self.history[item.prompt_id] = outcome
+        self.running = None
+        self._changed()
+        return item.prompt_id
+
+    def _execute(self, item: QueuedPrompt) -> JobOutcome:
+        outputs = []
+        for nid, node in item.prompt.items():
+            if node["class_type"] == "FailNode":
+                return JobOutcome(JobStatus.FAILED, (), JobError("node_error", "boom", nid, "FailNode", "ValueError"))
+            if node["class_type"] == "SaveImage":
+                sub, _, base = node["inputs"]["filename_prefix"].rpartition("/")
+                folder = self.output_dir / sub
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{base}_00001_.png"
+                (folder / name).write_bytes(b"\x89PNG fake IEND")
+                outputs.append(OutputFile(nid, name, sub, "output"))
+        return JobOutcome(JobStatus.SUCCEEDED, tuple(outputs))
+
+    async def run_all(self, dispatcher, limit: int = 100_000) -> int:
+        """Run prompts until nothing is pending in the host or the store."""
+        done = 0
+        for _ in range(limit):
+            await dispatcher.step()
+            if self.start_next() is None:
+                await dispatcher.step()
+                if not self.pending and self.running is None:
+                    return done
+                continue
+            await dispatcher.step()
+            self.finish_running()
+            done += 1
+        return done
