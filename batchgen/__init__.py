@@ -1,0 +1,1 @@
+"""Pure domain core: imports nothing from ComfyUI."""
