@@ -240,7 +240,8 @@ class ComfyHost:
         running, pending = self.queue.get_current_queue_volatile()
         worker = any("prompt_worker" in t.name for t in threading.enumerate())
         ours = sum(1 for item in list(running) + list(pending) if str((item[3] or {}).get("client_id", "")).startswith("batchgen-"))
-        return HostInfo("ComfyUI", version, len(running), len(pending), worker, {"ours_in_queue": ours, "queue_item_size": 6 if self._six_tuple else 5})
+        details = {"ours_in_queue": ours, "queue_item_size": 6 if self._six_tuple else 5}
+        return HostInfo("ComfyUI", version, len(running), len(pending), worker, details)
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Broadcast through ComfyUI's websocket (send_sync is thread-safe)."""

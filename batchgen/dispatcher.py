@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +21,14 @@ from . import ids
 from .config import Config
 from .host import Host, HostValidationError, PromptState
 from .models import Batch, Job, JobError, JobOutcome, JobStatus
-from .store import JobUpdate, Store, StoreBusy
+from .store import Applied, DispatchItem, JobUpdate, Store, StoreBusy
 from .templates import Template, materialise, output_prefixes
 
 log = logging.getLogger("batchgen.dispatcher")
 
 _IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
+# Seconds a job must run before "running" is written (see _observe).
+RUNNING_WRITE_DELAY = 0.1
 
 
 @dataclass(slots=True)
@@ -39,6 +41,7 @@ class InFlight:
     attempt: int
     status: JobStatus
     prefix: str
+    running_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -49,6 +52,7 @@ class BatchMeta:
     subfolder: str
     total: int
     max_attempts: int
+    digest: str
 
 
 def job_prefix(subfolder: str, idx: int, attempt: int, total: int) -> str:
@@ -102,6 +106,8 @@ class Dispatcher:
         self.in_flight: dict[str, InFlight] = {}
         self._cancelling: set[str] = set()
         self._meta: dict[str, BatchMeta] = {}
+        self._batch_sent: dict[str, tuple[str | None, float]] = {}
+        self._stopped: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -168,9 +174,19 @@ class Dispatcher:
                 await asyncio.sleep(self.config.tick_seconds)
 
     async def step(self) -> None:
-        """One reconcile-then-feed pass."""
-        await self.reconcile()
-        await self.fill()
+        """One pass: read the host's state of our prompts, commit the changes and claim new jobs in one
+        transaction, then put the claimed jobs into ComfyUI's queue."""
+        now = self.clock()
+        updates = await self._observe(now)
+        need = self.config.window - len(self.in_flight)
+        if not updates and need <= 0:
+            return
+        applied, claimed = await self.store.advance(updates, need, now, self.boot_id)
+        await self._emit(applied)
+        if claimed:
+            await self._feed(claimed, now)
+        elif applied.jobs:
+            self.wake()
 
     # -- batch metadata --------------------------------------------------------------------
 
@@ -181,34 +197,45 @@ class Dispatcher:
             snapshot = await self.store.get_batch_template(batch_id)
             if batch is None or snapshot is None:
                 return None
-            meta = BatchMeta(Template.from_snapshot(snapshot), batch.output_subfolder, batch.total, batch.max_attempts)
+            template = Template.from_snapshot(snapshot)
+            meta = BatchMeta(template, batch.output_subfolder, batch.total, batch.max_attempts, template.digest())
             self._meta[batch_id] = meta
         return meta
 
     def forget(self, batch_id: str) -> None:
-        """Drop cached metadata (after the batch's settings changed)."""
+        """Drop cached metadata and the cancelled mark (after the batch's settings changed or a retry)."""
         self._meta.pop(batch_id, None)
+        self._stopped.discard(batch_id)
 
-    # -- reconcile -------------------------------------------------------------------------
+    # -- observe ---------------------------------------------------------------------------
 
-    async def reconcile(self) -> None:
-        """Turn what the host reports about our in-flight prompts into job updates."""
+    async def _observe(self, now: float) -> list[JobUpdate]:
+        """Job updates implied by what the host reports about our in-flight prompts."""
         if not self.in_flight:
-            return
-        now = self.clock()
+            return []
         updates: list[JobUpdate] = []
         for pid, found in self.host.lookup(list(self.in_flight)).items():
             flight = self.in_flight.get(pid)
             if flight is None:
                 continue
             if found.state is PromptState.RUNNING and flight.status is JobStatus.QUEUED:
-                flight.status = JobStatus.RUNNING
-                updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": now}))
+                # Persist "running" only once a job has run a little while: trivial jobs finish first
+                # and are written once (queued → succeeded, start time from ComfyUI's history).
+                if flight.running_since is None:
+                    flight.running_since = now
+                    asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
+                elif now - flight.running_since >= RUNNING_WRITE_DELAY:
+                    flight.status = JobStatus.RUNNING
+                    updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": flight.running_since}))
             elif found.state is PromptState.DONE and found.outcome is not None:
                 updates.append(await self._finished(pid, flight, found.outcome, now))
             elif found.state is PromptState.UNKNOWN:
                 updates.append(await self._vanished(pid, flight, now))
-        await self._apply(updates)
+        return updates
+
+    async def reconcile(self) -> None:
+        """Record what the host reports (without feeding); used by control actions."""
+        await self._apply(await self._observe(self.clock()))
 
     async def _finished(self, pid: str, flight: InFlight, outcome: JobOutcome, now: float) -> JobUpdate:
         del self.in_flight[pid]
@@ -259,75 +286,58 @@ class Dispatcher:
 
     # -- feed ------------------------------------------------------------------------------
 
-    async def fill(self) -> None:
-        """Feed pending jobs until our share of the native queue reaches the window."""
-        need = self.config.window - len(self.in_flight)
-        if need <= 0:
-            return
-        now = self.clock()
-        items = await self.store.pick_dispatchable(need, now)
-        if not items:
-            return
-        updates: list[JobUpdate] = []
-        ready: dict[int, tuple[str, dict[str, Any], list[str], InFlight]] = {}
-        for item in items:
+    async def _feed(self, claimed: list[DispatchItem], now: float) -> None:
+        """Build and enqueue the prompts of jobs already committed as queued."""
+        failed: list[JobUpdate] = []
+        for item in claimed:
+            assert item.prompt_id is not None
             meta = await self._batch_meta(item.batch_id)
-            if meta is None:
+            if meta is None or item.batch_id in self._stopped:
+                failed.append(JobUpdate(item.job_id, (JobStatus.QUEUED,), JobStatus.CANCELLED,
+                                        {"error_json": JobError("cancelled", "cancelled by request"), "finished_at": now}))
                 continue
-            attempt = item.attempts + 1
-            prefix = job_prefix(meta.subfolder, item.idx, attempt, meta.total)
+            prefix = job_prefix(meta.subfolder, item.idx, item.attempts, meta.total)
             prompt = materialise(meta.template, item.params, prefix)
             try:
-                outputs = await self.host.prepare(prompt, meta.template.shape_key(item.params))
+                outputs = await self.host.prepare(prompt, meta.template.shape_key(item.params, meta.digest))
             except HostValidationError as exc:
                 error = JobError("validation", exc.error.get("message", "prompt failed validation"))
-                updates.append(JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.FAILED,
-                                         {"error_json": error, "attempts": attempt, "finished_at": now}))
+                failed.append(JobUpdate(item.job_id, (JobStatus.QUEUED,), JobStatus.FAILED, {"error_json": error, "finished_at": now}))
                 continue
-            pid = str(uuid.uuid4())
-            updates.append(JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.QUEUED, {
-                "prompt_id": pid, "attempts": attempt, "queued_at": now, "boot_id": self.boot_id,
-                "started_at": None, "finished_at": None, "not_before": 0,
-            }))
-            ready[item.job_id] = (pid, prompt, outputs,
-                                  InFlight(item.job_id, item.batch_id, item.idx, attempt, JobStatus.QUEUED, prefix))
-        applied = await self.store.apply(updates, fed_batches={i.batch_id for i in items})
-        for job, _old in applied:
-            if job.id not in ready or job.status is not JobStatus.QUEUED:
-                continue
-            pid, prompt, outputs, flight = ready[job.id]
-            extra = {"extra_pnginfo": {"batchgen": {"batch_id": job.batch_id, "job_id": job.id, "idx": job.idx}}}
+            extra = {"extra_pnginfo": {"batchgen": {"batch_id": item.batch_id, "job_id": item.job_id, "idx": item.idx}}}
+            self.in_flight[item.prompt_id] = InFlight(item.job_id, item.batch_id, item.idx, item.attempts, JobStatus.QUEUED, prefix)
             try:
-                self.host.enqueue(pid, prompt, outputs, f"batchgen-{job.batch_id}", extra)
+                self.host.enqueue(item.prompt_id, prompt, outputs, f"batchgen-{item.batch_id}", extra)
             except Exception:
-                # Leave it recorded as queued: the next reconcile sees it vanished and requeues it.
-                log.exception("[batchgen] could not put job %s into ComfyUI's queue", job.id)
-            self.in_flight[pid] = flight
+                # Left recorded as queued: the next pass sees it missing and requeues it.
+                log.exception("[batchgen] could not put job %s into ComfyUI's queue", item.job_id)
             self.jobs_fed += 1
         self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
-        await self._emit(applied)
+        if failed:
+            await self._apply(failed)
 
     async def _apply(self, updates: list[JobUpdate]) -> None:
         applied = await self.store.apply(updates)
         await self._emit(applied)
-        if applied:
+        if applied.jobs:
             self.wake()
 
-    async def _emit(self, applied: Iterable[tuple[Job, JobStatus]]) -> None:
-        batch_ids: list[str] = []
-        for job, old in applied:
+    async def _emit(self, applied: Applied) -> None:
+        for job, old in applied.jobs:
             self.host.send_event(ids.EVENT_JOB, job_event(job, old))
-            if job.batch_id not in batch_ids:
-                batch_ids.append(job.batch_id)
-        for batch_id in batch_ids:
-            batch = await self.store.get_batch(batch_id)
-            if batch is not None:
+        now = self.clock()
+        for batch in applied.batches:
+            # Counters change with every job: send a batch event on a status change, else at most 4 per second.
+            last_status, last_time = self._batch_sent.get(batch.id, (None, 0.0))
+            if batch.status.value != last_status or now - last_time >= 0.25:
+                self._batch_sent[batch.id] = (batch.status.value, now)
                 self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
 
     # -- control ---------------------------------------------------------------------------
 
     async def cancel_batch(self, batch_id: str) -> None:
         """Cancel pending jobs, pull ours out of the native queue, interrupt ours if running."""
+        self._stopped.add(batch_id)
         await self.store.cancel_pending(batch_id)
         ours = [pid for pid, f in self.in_flight.items() if f.batch_id == batch_id]
         removed = self.host.remove_pending(ours)

@@ -11,11 +11,11 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -25,6 +25,7 @@ from .models import Batch, BatchStatus, Job, JobCounts, JobError, JobStatus, Out
 from .schema import MIGRATIONS
 
 log = logging.getLogger("batchgen.store")
+T = TypeVar("T")
 
 _BATCH_COLUMNS = (
     "id, seq, name, status, priority, template_id, output_subfolder, total, n_pending, n_queued, n_running, "
@@ -73,6 +74,14 @@ class JobUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class Applied:
+    """What a store.apply() changed: jobs with their previous status, and the touched batches."""
+
+    jobs: list[tuple[Job, JobStatus]]
+    batches: list[Batch]
+
+
+@dataclass(frozen=True, slots=True)
 class DispatchItem:
     """A pending job chosen to be fed, with what is needed to build its prompt."""
 
@@ -81,6 +90,7 @@ class DispatchItem:
     idx: int
     params: dict[str, Any]
     attempts: int
+    prompt_id: str | None = None
 
 
 def _seed_out(value: Any) -> int | None:
@@ -185,11 +195,7 @@ class Store:
         for version, sql in MIGRATIONS:
             if version <= current:
                 continue
-            async with self.transaction() as db:
-                for statement in (s.strip() for s in sql.split(";")):
-                    if statement:
-                        await db.execute(statement)
-                await db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+            await self.run_in_transaction(_migrate_sync, version, sql, time.time())
             log.info("[batchgen] database migrated to version %d", version)
 
     @property
@@ -197,33 +203,33 @@ class Store:
         """True once open() succeeded."""
         return self._write is not None and self._read is not None
 
-    @asynccontextmanager
-    async def transaction(self):
-        """One serialised write transaction (BEGIN IMMEDIATE … COMMIT, rollback on error)."""
+    async def run_in_transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` as one BEGIN IMMEDIATE transaction in one hop to the connection thread.
+
+        Why: every awaited aiosqlite call is a thread hop (~0.1 ms plus GIL contention with
+        ComfyUI's worker); a state change is 5-8 statements, so one hop per transaction keeps
+        our per-job overhead small. aiosqlite has no public call for this; ``_execute`` is its
+        queue-a-function primitive (tests/unit/test_store.py pins that it exists).
+        """
         assert self._write is not None, "store not open"
         async with self._lock:
-            db = self._write
             try:
-                await db.execute("BEGIN IMMEDIATE")
+                return await self._write._execute(_transaction, self._write, fn, args)
             except sqlite3.OperationalError as exc:
                 self.last_error = str(exc)
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise StoreBusy(str(exc)) from exc
                 raise
-            try:
-                yield db
-                await db.execute("COMMIT")
-                self.last_error = None
-            except BaseException as exc:
-                try:
-                    await db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, sqlite3.OperationalError):
-                    self.last_error = str(exc)
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        raise StoreBusy(str(exc)) from exc
-                raise
+
+    async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on the read connection in one hop (several reads, one snapshot)."""
+        assert self._read is not None, "store not open"
+        try:
+            return await self._read._execute(_read_snapshot, self._read, fn, args)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreBusy(str(exc)) from exc
+            raise
 
     async def _fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         assert self._read is not None, "store not open"
@@ -248,8 +254,11 @@ class Store:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a value in the meta table."""
-        async with self.transaction() as db:
-            await db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        await self.run_in_transaction(
+            lambda conn: conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
+            )
+        )
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -262,19 +271,7 @@ class Store:
             (new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), _seed_in(spec.seed), now)
             for i, spec in enumerate(jobs)
         ]
-        async with self.transaction() as db:
-            async with db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches") as cur:
-                (seq,) = await cur.fetchone()
-            await db.execute(
-                "INSERT INTO batches (id, seq, name, status, priority, template_id, template_json, options_json, "
-                "output_subfolder, total, n_pending, max_attempts, created_at, updated_at, idempotency_key, request_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (new.id, seq, new.name, BatchStatus.PENDING.value, new.priority, new.template_id, template_json, options_json,
-                 new.output_subfolder, len(rows), len(rows), new.max_attempts, now, now, new.idempotency_key, new.request_hash),
-            )
-            await db.executemany(
-                "INSERT INTO jobs (batch_id, idx, status, params_json, seed, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows
-            )
+        await self.run_in_transaction(_insert_batch_sync, new, template_json, options_json, rows, now)
         batch = await self.get_batch(new.id)
         assert batch is not None
         return batch
@@ -308,20 +305,13 @@ class Store:
         """Set paused/cancelled/priority/max_attempts and recompute the status."""
         allowed = {"paused", "cancelled", "priority", "max_attempts"}
         assert set(flags) <= allowed
-        async with self.transaction() as db:
-            sets = ", ".join(f"{k} = ?" for k in flags)
-            cur = await db.execute(f"UPDATE batches SET {sets}, updated_at = ? WHERE id = ?", [*flags.values(), time.time(), batch_id])
-            if cur.rowcount == 0:
-                return None
-            await self._refresh_batches(db, [batch_id])
+        if not await self.run_in_transaction(_set_flags_sync, batch_id, flags, time.time()):
+            return None
         return await self.get_batch(batch_id)
 
     async def delete_batch(self, batch_id: str) -> bool:
         """Delete a batch and its jobs."""
-        async with self.transaction() as db:
-            await db.execute("DELETE FROM jobs WHERE batch_id = ?", (batch_id,))
-            cur = await db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-            return cur.rowcount > 0
+        return await self.run_in_transaction(_delete_batch_sync, batch_id)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -350,30 +340,7 @@ class Store:
         """Up to ``limit`` pending jobs: highest priority first, round-robin between equal-priority batches."""
         if limit <= 0:
             return []
-        batches = await self._fetchall(
-            "SELECT id, priority, last_fed_at FROM batches WHERE n_pending > 0 AND paused = 0 AND cancelled = 0 "
-            "ORDER BY priority DESC, last_fed_at ASC, seq ASC LIMIT 64"
-        )
-        if not batches:
-            return []
-        top = batches[0]["priority"]
-        chosen = [b["id"] for b in batches if b["priority"] == top]
-        picked: list[DispatchItem] = []
-        per_batch: dict[str, list[sqlite3.Row]] = {}
-        for batch_id in chosen:
-            per_batch[batch_id] = await self._fetchall(
-                "SELECT id, batch_id, idx, params_json, attempts FROM jobs WHERE batch_id = ? AND status = 'pending' "
-                "AND not_before <= ? ORDER BY idx LIMIT ?",
-                (batch_id, now, limit),
-            )
-        # Round-robin across the equal-priority batches, least recently fed first.
-        while len(picked) < limit and any(per_batch.values()):
-            for batch_id in chosen:
-                rows = per_batch[batch_id]
-                if rows and len(picked) < limit:
-                    r = rows.pop(0)
-                    picked.append(DispatchItem(r["id"], r["batch_id"], r["idx"], json.loads(r["params_json"]), r["attempts"]))
-        return picked
+        return await self.run_read(_pick_sync, limit, now)
 
     async def next_retry_time(self) -> float | None:
         """The earliest not_before among pending jobs waiting for a backoff, if any."""
@@ -383,112 +350,31 @@ class Store:
         )
         return None if row is None or row["t"] is None else float(row["t"])
 
-    async def apply(self, updates: Sequence[JobUpdate], fed_batches: Iterable[str] = ()) -> list[tuple[Job, JobStatus]]:
-        """Apply job status changes in one transaction, keep counters and batch status right.
+    async def apply(self, updates: Sequence[JobUpdate], fed_batches: Iterable[str] = ()) -> Applied:
+        """Apply job status changes in one transaction, keeping counters and batch status right.
 
-        Returns each applied job (re-read) with its previous status; updates whose job was no
-        longer in an expected status are skipped.
+        Returns each applied job (as stored after the change) with its previous status, and
+        the touched batches; updates whose job was no longer in an expected status are skipped.
         """
         if not updates:
-            return []
-        now = time.time()
-        applied: list[tuple[int, str, JobStatus]] = []
-        async with self.transaction() as db:
-            for upd in updates:
-                expect = [s.value for s in upd.expect]
-                async with db.execute(
-                    f"SELECT batch_id, status FROM jobs WHERE id = ? AND status IN ({','.join('?' * len(expect))})", [upd.job_id, *expect]
-                ) as cur:
-                    row = await cur.fetchone()
-                if row is None:
-                    continue
-                old = JobStatus(row["status"])
-                fields = dict(upd.fields)
-                fields["status"] = upd.status.value
-                sets = ", ".join(f"{k} = ?" for k in fields)
-                await db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*(_encode(k, v) for k, v in fields.items()), upd.job_id])
-                if old is not upd.status:
-                    await db.execute(
-                        f"UPDATE batches SET n_{old.value} = n_{old.value} - 1, n_{upd.status.value} = n_{upd.status.value} + 1, "
-                        "updated_at = ? WHERE id = ?",
-                        (now, row["batch_id"]),
-                    )
-                applied.append((upd.job_id, row["batch_id"], old))
-            fed = list(fed_batches)
-            for batch_id in fed:
-                await db.execute("UPDATE batches SET last_fed_at = ? WHERE id = ?", (now, batch_id))
-            await self._refresh_batches(db, {b for _, b, _ in applied})
-        result = []
-        for job_id, _, old in applied:
-            job = await self.get_job(job_id)
-            if job is not None:
-                result.append((job, old))
-        return result
+            return Applied([], [])
+        return await self.run_in_transaction(_apply_sync, list(updates), list(fed_batches), time.time())
 
-    async def _refresh_batches(self, db: aiosqlite.Connection, batch_ids: Iterable[str]) -> None:
-        """Recompute status/started/finished of batches from their counters (inside a transaction)."""
-        now = time.time()
-        for batch_id in batch_ids:
-            async with db.execute(
-                "SELECT status, n_pending, n_queued, n_running, n_succeeded, n_failed, n_cancelled, paused, cancelled, "
-                "started_at, finished_at FROM batches WHERE id = ?",
-                (batch_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                continue
-            counts = JobCounts(row["n_pending"], row["n_queued"], row["n_running"], row["n_succeeded"], row["n_failed"], row["n_cancelled"])
-            status = derive_batch_status(counts, paused=bool(row["paused"]), cancelled=bool(row["cancelled"]))
-            started = row["started_at"]
-            if started is None and counts.pending < counts.total:
-                started = now
-            finished = now if status.terminal else None
-            if status.value != row["status"] or started != row["started_at"] or (finished is None) != (row["finished_at"] is None):
-                await db.execute(
-                    "UPDATE batches SET status = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                    (status.value, started, finished if finished is None or row["finished_at"] is None else row["finished_at"], now, batch_id),
-                )
+    async def advance(self, updates: Sequence[JobUpdate], need: int, now: float, boot_id: str) -> tuple[Applied, list[DispatchItem]]:
+        """One dispatcher step in one transaction: apply updates, then claim up to ``need`` jobs.
+
+        Claimed jobs are committed as ``queued`` with a fresh prompt id and attempt number
+        *before* the caller puts them in ComfyUI's queue, so a crash never loses one.
+        """
+        return await self.run_in_transaction(_advance_sync, list(updates), need, now, boot_id)
 
     async def requeue_failed(self, batch_id: str, job_id: int | None = None) -> int:
         """Put failed and cancelled jobs of a batch (or one job) back to pending; returns how many."""
-        async with self.transaction() as db:
-            where = "batch_id = ? AND status IN ('failed', 'cancelled')"
-            args: list[Any] = [batch_id]
-            if job_id is not None:
-                where += " AND id = ?"
-                args.append(job_id)
-            async with db.execute(f"SELECT status, COUNT(*) AS n FROM jobs WHERE {where} GROUP BY status", args) as cur:
-                groups = {r["status"]: r["n"] for r in await cur.fetchall()}
-            moved = sum(groups.values())
-            if not moved:
-                return 0
-            await db.execute(
-                f"UPDATE jobs SET status = 'pending', not_before = 0, error_json = NULL, prompt_id = NULL, queued_at = NULL, "
-                f"started_at = NULL, finished_at = NULL WHERE {where}",
-                args,
-            )
-            await db.execute(
-                "UPDATE batches SET n_failed = n_failed - ?, n_cancelled = n_cancelled - ?, n_pending = n_pending + ?, "
-                "cancelled = 0, updated_at = ? WHERE id = ?",
-                (groups.get("failed", 0), groups.get("cancelled", 0), moved, time.time(), batch_id),
-            )
-            await self._refresh_batches(db, [batch_id])
-            return moved
+        return await self.run_in_transaction(_requeue_sync, batch_id, job_id, time.time())
 
     async def cancel_pending(self, batch_id: str) -> int:
-        """Cancel every pending job of a batch in one statement; returns how many."""
-        now = time.time()
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE batch_id = ? AND status = 'pending'", (now, batch_id)
-            )
-            n = cur.rowcount
-            await db.execute(
-                "UPDATE batches SET n_pending = n_pending - ?, n_cancelled = n_cancelled + ?, cancelled = 1, updated_at = ? WHERE id = ?",
-                (n, n, now, batch_id),
-            )
-            await self._refresh_batches(db, [batch_id])
-            return n
+        """Cancel every pending job of a batch and flag it cancelled; returns how many."""
+        return await self.run_in_transaction(_cancel_pending_sync, batch_id, time.time())
 
     async def queue_stats(self) -> dict[str, int]:
         """Job counts over all batches (for /health)."""
@@ -499,6 +385,57 @@ class Store:
         return {k: int(row[k]) for k in ("pending", "queued", "running", "batches")} if row else {}
 
 
+def _read_snapshot(aconn: aiosqlite.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """(In the read connection's thread.) Several reads inside one read transaction."""
+    conn: sqlite3.Connection = aconn._connection  # type: ignore[attr-defined]
+    conn.execute("BEGIN")
+    try:
+        return fn(conn, *args)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _pick_sync(conn: sqlite3.Connection, limit: int, now: float) -> list[DispatchItem]:
+    batches = conn.execute(
+        "SELECT id, priority FROM batches WHERE n_pending > 0 AND paused = 0 AND cancelled = 0 "
+        "ORDER BY priority DESC, last_fed_at ASC, seq ASC LIMIT 64"
+    ).fetchall()
+    if not batches:
+        return []
+    top = batches[0]["priority"]
+    chosen = [b["id"] for b in batches if b["priority"] == top]
+    per_batch = {
+        batch_id: conn.execute(
+            "SELECT id, batch_id, idx, params_json, attempts FROM jobs WHERE batch_id = ? AND status = 'pending' "
+            "AND not_before <= ? ORDER BY idx LIMIT ?",
+            (batch_id, now, limit),
+        ).fetchall()
+        for batch_id in chosen
+    }
+    picked: list[DispatchItem] = []
+    # Round-robin across the equal-priority batches, least recently fed first.
+    while len(picked) < limit and any(per_batch.values()):
+        for batch_id in chosen:
+            rows = per_batch[batch_id]
+            if rows and len(picked) < limit:
+                r = rows.pop(0)
+                picked.append(DispatchItem(r["id"], r["batch_id"], r["idx"], json.loads(r["params_json"]), r["attempts"]))
+    return picked
+
+
+def _transaction(aconn: aiosqlite.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """(In the connection thread.) BEGIN IMMEDIATE, run, COMMIT; ROLLBACK on any error."""
+    conn: sqlite3.Connection = aconn._connection  # type: ignore[attr-defined]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+        conn.execute("COMMIT")
+        return result
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _encode(key: str, value: Any) -> Any:
     if key == "outputs_json" and not isinstance(value, (str, type(None))):
         return json.dumps([o.as_dict() for o in value], ensure_ascii=False)
@@ -507,3 +444,152 @@ def _encode(key: str, value: Any) -> Any:
     if isinstance(value, JobStatus):
         return value.value
     return value
+
+
+# -- transaction bodies (run in the connection thread by Store.run_in_transaction) -------------
+
+
+def _insert_batch_sync(conn: sqlite3.Connection, new: NewBatch, template_json: str, options_json: str,
+                       rows: list[tuple[Any, ...]], now: float) -> None:
+    (seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()
+    conn.execute(
+        "INSERT INTO batches (id, seq, name, status, priority, template_id, template_json, options_json, "
+        "output_subfolder, total, n_pending, max_attempts, created_at, updated_at, idempotency_key, request_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.id, seq, new.name, BatchStatus.PENDING.value, new.priority, new.template_id, template_json, options_json,
+         new.output_subfolder, len(rows), len(rows), new.max_attempts, now, now, new.idempotency_key, new.request_hash),
+    )
+    conn.executemany("INSERT INTO jobs (batch_id, idx, status, params_json, seed, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _set_flags_sync(conn: sqlite3.Connection, batch_id: str, flags: dict[str, Any], now: float) -> bool:
+    sets = ", ".join(f"{k} = ?" for k in flags)
+    cur = conn.execute(f"UPDATE batches SET {sets}, updated_at = ? WHERE id = ?", [*flags.values(), now, batch_id])
+    if cur.rowcount == 0:
+        return False
+    _refresh_batches(conn, [batch_id], now)
+    return True
+
+
+def _delete_batch_sync(conn: sqlite3.Connection, batch_id: str) -> bool:
+    conn.execute("DELETE FROM jobs WHERE batch_id = ?", (batch_id,))
+    return conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,)).rowcount > 0
+
+
+def _apply_sync(conn: sqlite3.Connection, updates: list[JobUpdate], fed: list[str], now: float) -> Applied:
+    applied: list[tuple[int, str, JobStatus]] = []
+    for upd in updates:
+        expect = [s.value for s in upd.expect]
+        row = conn.execute(
+            f"SELECT batch_id, status FROM jobs WHERE id = ? AND status IN ({','.join('?' * len(expect))})", [upd.job_id, *expect]
+        ).fetchone()
+        if row is None:
+            continue
+        old = JobStatus(row["status"])
+        fields = dict(upd.fields)
+        fields["status"] = upd.status.value
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*(_encode(k, v) for k, v in fields.items()), upd.job_id])
+        if old is not upd.status:
+            conn.execute(
+                f"UPDATE batches SET n_{old.value} = n_{old.value} - 1, n_{upd.status.value} = n_{upd.status.value} + 1, "
+                "updated_at = ? WHERE id = ?",
+                (now, row["batch_id"]),
+            )
+        applied.append((upd.job_id, row["batch_id"], old))
+    for batch_id in fed:
+        conn.execute("UPDATE batches SET last_fed_at = ? WHERE id = ?", (now, batch_id))
+    touched = list(dict.fromkeys(b for _, b, _ in applied))
+    _refresh_batches(conn, touched, now)
+    jobs = []
+    for job_id, _, old in applied:
+        row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        jobs.append((_row_to_job(row), old))
+    batches = [_row_to_batch(conn.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (b,)).fetchone()) for b in touched]
+    return Applied(jobs, batches)
+
+
+def _advance_sync(conn: sqlite3.Connection, updates: list[JobUpdate], need: int, now: float,
+                  boot_id: str) -> tuple[Applied, list[DispatchItem]]:
+    picked = _pick_sync(conn, need, now) if need > 0 else []
+    claims = [
+        JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.QUEUED, {
+            "prompt_id": str(uuid.uuid4()), "attempts": item.attempts + 1, "queued_at": now, "boot_id": boot_id,
+            "started_at": None, "finished_at": None, "not_before": 0,
+        })
+        for item in picked
+    ]
+    applied = _apply_sync(conn, [*updates, *claims], list(dict.fromkeys(i.batch_id for i in picked)), now)
+    claimed = {job.id: job for job, _ in applied.jobs if job.status is JobStatus.QUEUED}
+    items = [
+        DispatchItem(i.job_id, i.batch_id, i.idx, i.params, claimed[i.job_id].attempts, claimed[i.job_id].prompt_id)
+        for i in picked if i.job_id in claimed
+    ]
+    return applied, items
+
+
+def _refresh_batches(conn: sqlite3.Connection, batch_ids: Iterable[str], now: float) -> None:
+    """Recompute status/started/finished of batches from their counters."""
+    for batch_id in batch_ids:
+        row = conn.execute(
+            "SELECT status, n_pending, n_queued, n_running, n_succeeded, n_failed, n_cancelled, paused, cancelled, "
+            "started_at, finished_at FROM batches WHERE id = ?",
+            (batch_id,),
+        ).fetchone()
+        if row is None:
+            continue
+        counts = JobCounts(row["n_pending"], row["n_queued"], row["n_running"], row["n_succeeded"], row["n_failed"], row["n_cancelled"])
+        status = derive_batch_status(counts, paused=bool(row["paused"]), cancelled=bool(row["cancelled"]))
+        started = row["started_at"]
+        if started is None and counts.pending < counts.total:
+            started = now
+        if status.terminal:
+            finished = row["finished_at"] if row["finished_at"] is not None else now
+        else:
+            finished = None
+        if status.value != row["status"] or started != row["started_at"] or finished != row["finished_at"]:
+            conn.execute(
+                "UPDATE batches SET status = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                (status.value, started, finished, now, batch_id),
+            )
+
+
+def _requeue_sync(conn: sqlite3.Connection, batch_id: str, job_id: int | None, now: float) -> int:
+    where = "batch_id = ? AND status IN ('failed', 'cancelled')"
+    args: list[Any] = [batch_id]
+    if job_id is not None:
+        where += " AND id = ?"
+        args.append(job_id)
+    groups = {r["status"]: r["n"] for r in conn.execute(f"SELECT status, COUNT(*) AS n FROM jobs WHERE {where} GROUP BY status", args)}
+    moved = sum(groups.values())
+    if not moved:
+        return 0
+    conn.execute(
+        f"UPDATE jobs SET status = 'pending', not_before = 0, error_json = NULL, prompt_id = NULL, queued_at = NULL, "
+        f"started_at = NULL, finished_at = NULL WHERE {where}",
+        args,
+    )
+    conn.execute(
+        "UPDATE batches SET n_failed = n_failed - ?, n_cancelled = n_cancelled - ?, n_pending = n_pending + ?, "
+        "cancelled = 0, updated_at = ? WHERE id = ?",
+        (groups.get("failed", 0), groups.get("cancelled", 0), moved, now, batch_id),
+    )
+    _refresh_batches(conn, [batch_id], now)
+    return moved
+
+
+def _cancel_pending_sync(conn: sqlite3.Connection, batch_id: str, now: float) -> int:
+    n = conn.execute("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE batch_id = ? AND status = 'pending'", (now, batch_id)).rowcount
+    conn.execute(
+        "UPDATE batches SET n_pending = n_pending - ?, n_cancelled = n_cancelled + ?, cancelled = 1, updated_at = ? WHERE id = ?",
+        (n, n, now, batch_id),
+    )
+    _refresh_batches(conn, [batch_id], now)
+    return n
+
+
+def _migrate_sync(conn: sqlite3.Connection, version: int, sql: str, now: float) -> None:
+    for statement in (s.strip() for s in sql.split(";")):
+        if statement:
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now))

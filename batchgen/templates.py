@@ -123,10 +123,13 @@ class Template:
         }
         return cls(data.get("id"), data.get("name", ""), data.get("description", ""), data["workflow"], bindings, "snapshot")
 
-    def shape_key(self, names: Iterable[str]) -> str:
+    def digest(self) -> str:
+        """A hash of the workflow graph."""
+        return hashlib.sha1(json.dumps(self.workflow, sort_keys=True, default=str).encode()).hexdigest()
+
+    def shape_key(self, names: Iterable[str], digest: str | None = None) -> str:
         """A key equal for jobs whose prompts differ only in bound values (validation is cached by it)."""
-        digest = hashlib.sha1(json.dumps(self.workflow, sort_keys=True, default=str).encode()).hexdigest()
-        return digest + ":" + ",".join(sorted(names))
+        return (digest or self.digest()) + ":" + ",".join(sorted(names))
 
 
 def validate_workflow_shape(workflow: Any) -> dict[str, Any]:

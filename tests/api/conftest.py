@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-
 from batchgen_ext.batchgen.config import Config
 from batchgen_ext.batchgen.dispatcher import Dispatcher
 from batchgen_ext.batchgen.registry import TemplateRegistry
 from batchgen_ext.batchgen.service import BatchService
 from batchgen_ext.batchgen.store import Store
 from batchgen_ext.server_routes import register
+
 from tests.fakehost import FakeHost
 
 ROOT = Path(__file__).resolve().parents[2]
