@@ -119,10 +119,10 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     seed = parse_seed(body.get("seed"))
     rows = _rows(body, limits)
     if not rows:
-        if body.get("prompts") is None and body.get("jobs") is None and body.get("matrix") is None and defaults:
-            rows = [{}]  # a single job from params alone (POST /generate)
+        if body.get("prompts") is None and body.get("jobs") is None and body.get("matrix") is None:
+            rows = [{}]  # no sources: one row of params (times repeat), e.g. POST /generate
         else:
-            raise unprocessable("empty_batch", "the batch has no jobs: give prompts, jobs or matrix")
+            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs and matrix are empty")
     total = len(rows) * repeat
     if total > limits.max_jobs:
         raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs)
