@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run the whole test suite: sets up .venv (test dependencies) on first use, then pytest.
+# Real-ComfyUI tests (tests/comfyui) run when COMFYUI_DIR and COMFYUI_PYTHON are set;
+# they are skipped, with the reason printed, otherwise. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+STAMP="$VENV/.deps-$(cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)"
+if [ ! -f "$STAMP" ]; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt \
+    "pytest>=8" "pytest-aiohttp>=1.0" "pytest-asyncio>=0.23" "aiohttp>=3.9"
+  touch "$STAMP"
+fi
+if [ -n "${COMFYUI_PYTHON:-}" ] && [ -x "${COMFYUI_PYTHON}" ]; then
+  # The extension runs inside ComfyUI's interpreter: it needs our requirements there too.
+  "$COMFYUI_PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt
+fi
+set +e
+"$VENV/bin/python" -m pytest -rs "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "scripts/test.sh: pytest collected no tests — treating as a failure" >&2
+  exit 1
+fi
+exit "$rc"
