@@ -249,23 +249,41 @@ class ComfyHost:
 
     # -- files -----------------------------------------------------------------------------
 
-    def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
-        """Complete files on disk for every saving node's prefix, or None if any node has none."""
+    def _attempt_files(self, prefix: str) -> tuple[str, list[Path]]:
+        """(subfolder, files) that ComfyUI's savers wrote for one filename prefix."""
         import folder_paths
 
         root = Path(folder_paths.get_output_directory()).resolve()
+        subfolder, _, base = prefix.rpartition("/")
+        folder = (root / subfolder).resolve()
+        if not folder.is_relative_to(root) or not folder.is_dir():
+            return subfolder, []
+        pattern = re.compile(re.escape(base) + r"_\d{5,}_?\.[A-Za-z0-9]+$")
+        return subfolder, [p for p in sorted(folder.iterdir()) if pattern.match(p.name)]
+
+    def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
+        """Complete files on disk for every saving node's prefix, or None if any node has none."""
         found: list[OutputFile] = []
         for node_id, prefix in prefixes.items():
-            subfolder, _, base = prefix.rpartition("/")
-            folder = (root / subfolder).resolve()
-            if not folder.is_relative_to(root) or not folder.is_dir():
+            subfolder, files = self._attempt_files(prefix)
+            complete = [p for p in files if _is_complete(p)]
+            if not complete:
                 return None
-            pattern = re.compile(re.escape(base) + r"_\d{5,}_?\.[A-Za-z0-9]+$")
-            files = [p for p in sorted(folder.iterdir()) if pattern.match(p.name) and _is_complete(p)]
-            if not files:
-                return None
-            found.extend(OutputFile(str(node_id), p.name, subfolder, "output") for p in files)
+            found.extend(OutputFile(str(node_id), p.name, subfolder, "output") for p in complete)
         return found
+
+    def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
+        """Delete truncated files an interrupted attempt left behind (they would show as broken images)."""
+        removed = 0
+        for prefix in prefixes.values():
+            for path in self._attempt_files(prefix)[1]:
+                if not _is_complete(path):
+                    try:
+                        path.unlink()
+                        removed += 1
+                    except OSError:
+                        pass
+        return removed
 
     def input_file_exists(self, name: str) -> bool:
         """True for an existing file inside the input (or annotated output/temp) folder."""

@@ -108,6 +108,9 @@ class Dispatcher:
         self._meta: dict[str, BatchMeta] = {}
         self._batch_sent: dict[str, tuple[str | None, float]] = {}
         self._stopped: set[str] = set()
+        self._idle_since: float | None = None
+        self.host_problem: str | None = None
+        self.host_problem_detail: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -159,16 +162,21 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.step()
-                if self.state != "running":
-                    log.info("[batchgen] dispatcher healthy again")
-                self.state, self.last_error = "running", None
+                new_state = self.host_problem or "running"
+                if new_state != self.state:
+                    self._announce_state(new_state)
+                self.state, self.last_error = new_state, self.host_problem_detail
             except StoreBusy as exc:
+                if self.state != "store_unavailable":
+                    self._announce_state("store_unavailable", str(exc))
                 self.state, self.last_error = "store_unavailable", str(exc)
                 log.warning("[batchgen] database busy, feeding paused: %s", exc)
                 await asyncio.sleep(self.config.tick_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the loop alive whatever one step hits
+                if self.state != "error":
+                    self._announce_state("error", f"{type(exc).__name__}: {exc}")
                 self.state, self.last_error = "error", f"{type(exc).__name__}: {exc}"
                 log.exception("[batchgen] dispatcher step failed")
                 await asyncio.sleep(self.config.tick_seconds)
@@ -178,7 +186,8 @@ class Dispatcher:
         transaction, then put the claimed jobs into ComfyUI's queue."""
         now = self.clock()
         updates = await self._observe(now)
-        need = self.config.window - len(self.in_flight)
+        # Feed nothing while ComfyUI's worker is dead or stalled: new prompts would only pile up.
+        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight)
         if not updates and need <= 0:
             return
         applied, claimed = await self.store.advance(updates, need, now, self.boot_id)
@@ -187,6 +196,33 @@ class Dispatcher:
             await self._feed(claimed, now)
         elif applied.jobs:
             self.wake()
+
+    # -- watchdog --------------------------------------------------------------------------
+
+    def _check_host(self, now: float) -> str | None:
+        """Detect a dead prompt worker, or one that stopped taking prompts (pending, none running)."""
+        info = self.host.info()
+        problem = detail = None
+        if info.worker_alive is False:
+            problem, detail = "worker_dead", "ComfyUI's prompt worker thread is not running; restart ComfyUI"
+        elif info.queue_pending > 0 and info.queue_running == 0:
+            if self._idle_since is None:
+                self._idle_since = now
+            elif now - self._idle_since >= self.config.stall_seconds:
+                problem = "worker_stalled"
+                detail = f"ComfyUI has {info.queue_pending} pending prompt(s) and none has started for {now - self._idle_since:.0f} s"
+        else:
+            self._idle_since = None
+        self.host_problem, self.host_problem_detail = problem, detail
+        return problem
+
+    def _announce_state(self, state: str, detail: str | None = None) -> None:
+        detail = detail or self.host_problem_detail
+        if state == "running":
+            log.info("[batchgen] dispatcher healthy again; feeding resumes")
+        else:
+            log.warning("[batchgen] dispatcher %s: %s", state, detail)
+        self.host.send_event(ids.EVENT_HEALTH, {"state": state, "detail": detail})
 
     # -- batch metadata --------------------------------------------------------------------
 
@@ -269,6 +305,8 @@ class Dispatcher:
                 self.recovered["from_disk"] = self.recovered.get("from_disk", 0) + 1
                 return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.SUCCEEDED,
                                  {"outputs_json": files, "error_json": None, "finished_at": now})
+            if prefixes and self.host.remove_incomplete(prefixes):
+                log.info("[batchgen] removed truncated output files of job %s (attempt %d)", flight.job_id, flight.attempt)
         max_attempts = meta.max_attempts if meta else self.config.default_max_attempts
         error = JobError("vanished", "the prompt left ComfyUI's queue without finishing (restart, crash or queue cleared)",
                          transient=True)
@@ -372,6 +410,7 @@ class Dispatcher:
         """Dispatcher state for /health."""
         return {
             "state": self.state,
+            "host_problem": self.host_problem,
             "last_error": self.last_error,
             "window": self.config.window,
             "in_flight": len(self.in_flight),

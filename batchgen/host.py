@@ -84,5 +84,8 @@ class Host(Protocol):
     def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
         """Complete files already on disk for node_id → filename prefix; None unless every node has one."""
 
+    def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
+        """Delete truncated files (a kill mid-write) for these prefixes; returns how many."""
+
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""

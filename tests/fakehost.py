@@ -108,6 +108,16 @@ class FakeHost:
             found += [OutputFile(node_id, f.name, sub, "output") for f in files]
         return found
 
+    def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
+        removed = 0
+        for prefix in prefixes.values():
+            sub, _, base = prefix.rpartition("/")
+            for f in (self.output_dir / sub).glob(f"{base}_*_.png"):
+                if f.stat().st_size == 0:
+                    f.unlink()
+                    removed += 1
+        return removed
+
     def input_file_exists(self, name: str) -> bool:
         return name in self.input_files
 
