@@ -23,8 +23,13 @@ def sleep_template(seconds: float) -> dict:
             "2": {"class_type": "TestSleep", "inputs": {"value": ["1", 0], "seconds": seconds}},
             "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "kill"}},
         },
-        "bindings": {"noise": {"slots": ["1.content"], "type": "text"}},
+        "bindings": {"noise": {"slots": ["1.content"], "type": "text"}, "seconds": "2.seconds"},
     }
+
+
+def sleep_jobs(n: int, seconds: float, start: int = 0) -> list[dict]:
+    """n jobs with slightly different sleep times: ComfyUI's cache would skip identical prompts."""
+    return [{"seconds": round(seconds + (start + i) / 100_000, 5)} for i in range(n)]
 
 
 def db_rows(comfy) -> list[sqlite3.Row]:
@@ -48,7 +53,7 @@ def test_kill9_at_random_moments_loses_nothing_and_reruns_at_most_once(comfy):
     rng = random.Random(int(os.environ.get("BATCHGEN_KILL_SEED", "20261128")))
     total = max(60, TRIALS * 6)
     status, batch = comfy.post(f"{API}/batches", {"name": "kill test", "template": sleep_template(SLEEP_SECONDS),
-                                                  "jobs": [{"noise": "NOISE"}] * total})
+                                                  "jobs": sleep_jobs(total, SLEEP_SECONDS)})
     assert status == 201, batch
     side_batches: list[str] = []
     recoveries: list[float] = []
@@ -57,7 +62,7 @@ def test_kill9_at_random_moments_loses_nothing_and_reruns_at_most_once(comfy):
         poster = None
         if trial % 5 == 4:
             # Kill while a big batch is being accepted: it must be all there or not at all.
-            body = {"name": f"side {trial}", "priority": -5, "template": sleep_template(0.0), "jobs": [{"noise": "WHITE"}] * 3000}
+            body = {"name": f"side {trial}", "priority": -5, "template": sleep_template(0.0), "jobs": sleep_jobs(3000, 0.0, 1000 * trial)}
             poster = threading.Thread(target=lambda b=body: side_batches.append(str(comfy.request("POST", f"{API}/batches", b)[0])))
             poster.start()
             time.sleep(rng.uniform(0.0, 0.15))
