@@ -13,6 +13,7 @@ import inspect
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -271,6 +272,18 @@ class ComfyHost:
                 return None
             found.extend(OutputFile(str(node_id), p.name, subfolder, "output") for p in complete)
         return found
+
+    def delete_output_folder(self, subfolder: str) -> int:
+        """Delete a batch's output subfolder; refuses anything outside <output>/batchgen/."""
+        import folder_paths
+
+        root = (Path(folder_paths.get_output_directory()) / ids.OUTPUT_ROOT).resolve()
+        folder = (root.parent / subfolder).resolve()
+        if folder == root or not folder.is_relative_to(root) or not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
 
     def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
         """Delete truncated files an interrupted attempt left behind (they would show as broken images)."""

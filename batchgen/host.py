@@ -84,6 +84,9 @@ class Host(Protocol):
     def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
         """Complete files already on disk for node_id → filename prefix; None unless every node has one."""
 
+    def delete_output_folder(self, subfolder: str) -> int:
+        """Delete one batch's output subfolder (contained in the output directory); returns files removed."""
+
     def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
         """Delete truncated files (a kill mid-write) for these prefixes; returns how many."""
 

@@ -239,13 +239,14 @@ class BatchService:
         await self.retry(job.batch_id, job.id)
         return await self.get_job(str(job.id))
 
-    async def delete_batch(self, batch_id: str) -> None:
-        """Delete a finished (or cancelled) batch's records."""
+    async def delete_batch(self, batch_id: str, images: bool = False) -> int:
+        """Delete a finished (or cancelled) batch's records, and its output folder when asked; returns files removed."""
         batch = await self.get_batch(batch_id)
         if not batch.status.terminal:
             raise conflict("batch_active", "cancel the batch before deleting it", status=batch.status.value)
         await self.store.delete_batch(batch_id)
         self.dispatcher.forget(batch_id)
+        return self.host.delete_output_folder(batch.output_subfolder) if images else 0
 
     async def _announce(self, batch_id: str) -> Batch:
         from .dispatcher import batch_event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..batchgen.errors import bad_request
 from ..batchgen.ids import API_PREFIX
 from ..batchgen.models import BatchStatus, JobStatus
 from ..batchgen.service import BatchService
@@ -66,8 +67,11 @@ def add_batch_routes(routes: web.RouteTableDef, service: BatchService) -> None:
     @api
     async def delete_batch(request: web.Request) -> web.Response:
         require_store(service)
-        await service.delete_batch(request.match_info["batch_id"])
-        return json_response({"deleted": request.match_info["batch_id"]})
+        images = request.query.get("images", "false").lower()
+        if images not in ("true", "false", "1", "0"):
+            raise bad_request("invalid_images", "images must be true or false")
+        removed = await service.delete_batch(request.match_info["batch_id"], images in ("true", "1"))
+        return json_response({"deleted": request.match_info["batch_id"], "files_removed": removed})
 
     @routes.get(f"{API_PREFIX}/batches/{{batch_id}}/jobs")
     @api

@@ -108,6 +108,16 @@ class FakeHost:
             found += [OutputFile(node_id, f.name, sub, "output") for f in files]
         return found
 
+    def delete_output_folder(self, subfolder: str) -> int:
+        import shutil
+
+        folder = self.output_dir / subfolder
+        if not folder.is_dir() or not subfolder.startswith("batchgen/") or ".." in subfolder:
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+        return count
+
     def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
         removed = 0
         for prefix in prefixes.values():
