@@ -310,6 +310,11 @@ class Dispatcher:
         max_attempts = meta.max_attempts if meta else self.config.default_max_attempts
         error = JobError("vanished", "the prompt left ComfyUI's queue without finishing (restart, crash or queue cleared)",
                          transient=True)
+        if flight.status is JobStatus.QUEUED and flight.running_since is None:
+            # It never started: this attempt does not count (and cannot be a poison pill).
+            self.recovered["requeued"] = self.recovered.get("requeued", 0) + 1
+            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.PENDING,
+                             {"error_json": error, "prompt_id": None, "not_before": 0, "attempts": max(flight.attempt - 1, 0)})
         # A crash is not the job's fault: allow two extra attempts before calling it a poison pill.
         if flight.attempt < max_attempts + 2:
             self.recovered["requeued"] = self.recovered.get("requeued", 0) + 1

@@ -143,7 +143,8 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     index = 0
     for r, row in enumerate(rows):
         values = {**coerced_defaults, **_coerce_row(row, template, limits, f"jobs[{r}]")}
-        explicit_seed = SEED_PARAM in row
+        # A seed in the row, or in params when no seed policy was asked for, is the job's own seed.
+        explicit_seed = SEED_PARAM in row or (SEED_PARAM in coerced_defaults and body.get("seed") is None)
         for _ in range(repeat):
             job_values = dict(values)
             job_seed: int | None = None

@@ -83,6 +83,8 @@ class BatchService:
         """Validate and save a user template."""
         if not isinstance(body, dict):
             raise bad_request("invalid_body", "expected a JSON object")
+        if not isinstance(body.get("workflow"), dict):
+            raise bad_request("missing_workflow", "a template needs a workflow: the API-format graph {node_id: {class_type, inputs}}")
         template_id = check_template_id(body.get("id") or slugify(str(body.get("name", ""))).lower())
         name = body.get("name") or template_id
         template = template_from_document({**body, "id": template_id, "name": name}, template_id, "user")
@@ -120,8 +122,7 @@ class BatchService:
             output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
             priority=priority,
             max_attempts=max_attempts,
-            options={"seed_policy": (body.get("seed") or {}).get("policy") if isinstance(body.get("seed"), dict)
-                     else body.get("seed", "random")},
+            options={"seed": body.get("seed")},
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
         )
@@ -202,16 +203,22 @@ class BatchService:
         await self.dispatcher.pull_back(batch_id)
         return await self._announce(batch_id)
 
+    async def _active_batch(self, batch_id: str) -> Batch:
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        return batch
+
     async def resume_batch(self, batch_id: str) -> Batch:
         """Feed a paused batch again."""
-        await self.get_batch(batch_id)
+        await self._active_batch(batch_id)
         await self.store.set_batch_flags(batch_id, paused=0)
         self.dispatcher.wake()
         return await self._announce(batch_id)
 
     async def set_priority(self, batch_id: str, body: Any) -> Batch:
         """Change a batch's priority (takes effect at the next feed)."""
-        await self.get_batch(batch_id)
+        await self._active_batch(batch_id)
         if not isinstance(body, dict):
             raise bad_request("invalid_body", "expected a JSON object")
         priority = _int_field(body, "priority", 0, -1000, 1000) if "priority" in body else None

@@ -123,7 +123,8 @@ def _row_to_batch(row: sqlite3.Row) -> Batch:
         paused=bool(row["paused"]),
         cancelled=bool(row["cancelled"]),
         max_attempts=row["max_attempts"],
-        seed_policy=options.get("seed_policy", "random"),
+        seed_policy=str((options.get("seed") or {}).get("policy", "random") if isinstance(options.get("seed"), dict)
+                        else options.get("seed") or "random"),
         window=options.get("window"),
     )
 
@@ -579,7 +580,11 @@ def _requeue_sync(conn: sqlite3.Connection, batch_id: str, job_id: int | None, n
 
 
 def _cancel_pending_sync(conn: sqlite3.Connection, batch_id: str, now: float) -> int:
-    n = conn.execute("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE batch_id = ? AND status = 'pending'", (now, batch_id)).rowcount
+    error = json.dumps({"kind": "cancelled", "message": "cancelled by request", "node_id": None, "node_type": None,
+                        "exception_type": None, "transient": False})
+    n = conn.execute(
+        "UPDATE jobs SET status = 'cancelled', finished_at = ?, error_json = ? WHERE batch_id = ? AND status = 'pending'", (now, error, batch_id)
+    ).rowcount
     conn.execute(
         "UPDATE batches SET n_pending = n_pending - ?, n_cancelled = n_cancelled + ?, cancelled = 1, updated_at = ? WHERE id = ?",
         (n, n, now, batch_id),
