@@ -342,7 +342,8 @@ def coerce_value(binding: Binding, value: Any) -> Any:
             raise ValueError
         return str(value)
     except (TypeError, ValueError):
-        raise bad_request("invalid_param_value", f"parameter {name!r} expects {'an' if ptype[0] in 'aeiou' else 'a'} {ptype} value, got {value!r}", param=name) from None
+        article = "an" if ptype[0] in "aeiou" else "a"
+        raise bad_request("invalid_param_value", f"parameter {name!r} expects {article} {ptype} value, got {value!r}", param=name) from None
 
 
 def materialise(template: Template, values: Mapping[str, Any], filename_prefix: str | None = None) -> dict[str, Any]:

@@ -134,7 +134,8 @@ def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
     holder = sqlite3.connect(comfy.db_path, timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        status, body, headers = comfy.request("POST", f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 778_000)}, timeout=30)
+        body = {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 778_000)}
+        status, body, headers = comfy.request("POST", f"{API}/batches", body, timeout=30)
         assert status == 503 and body["error"] == "store_busy" and int(headers["Retry-After"]) > 0
         health = wait_until(lambda: (h := comfy.get(f"{API}/health"))["dispatcher"]["state"] == "store_unavailable" and h, timeout=20)
         assert health["status"] == "degraded"
