@@ -29,6 +29,8 @@ log = logging.getLogger("batchgen.dispatcher")
 _IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
 # Seconds a job must run before "running" is written (see _observe).
 RUNNING_WRITE_DELAY = 0.1
+# A job that vanishes this often without being seen running is failed (poison pill).
+MAX_REQUEUES = 10
 
 
 @dataclass(slots=True)
@@ -42,6 +44,7 @@ class InFlight:
     status: JobStatus
     prefix: str
     running_since: float | None = None
+    requeues: int = 0
 
 
 @dataclass(slots=True)
@@ -129,7 +132,8 @@ class Dispatcher:
             if job.prompt_id:
                 meta = await self._batch_meta(job.batch_id)
                 prefix = job_prefix(meta.subfolder, job.idx, job.attempts, meta.total) if meta else ""
-                self.in_flight[job.prompt_id] = InFlight(job.id, job.batch_id, job.idx, job.attempts, job.status, prefix)
+                self.in_flight[job.prompt_id] = InFlight(job.id, job.batch_id, job.idx, job.attempts, job.status, prefix,
+                                                         requeues=job.requeues)
         if self.in_flight:
             log.info("[batchgen] resuming: %d job(s) were in flight when ComfyUI last stopped", len(self.in_flight))
         self.host.set_listener(self.wake)
@@ -250,23 +254,29 @@ class Dispatcher:
         if not self.in_flight:
             return []
         updates: list[JobUpdate] = []
+        started: list[InFlight] = []
         for pid, found in self.host.lookup(list(self.in_flight)).items():
             flight = self.in_flight.get(pid)
             if flight is None:
                 continue
             if found.state is PromptState.RUNNING and flight.status is JobStatus.QUEUED:
-                # Persist "running" only once a job has run a little while: trivial jobs finish first
-                # and are written once (queued → succeeded, start time from ComfyUI's history).
                 if flight.running_since is None:
                     flight.running_since = now
-                    asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
-                elif now - flight.running_since >= RUNNING_WRITE_DELAY:
-                    flight.status = JobStatus.RUNNING
-                    updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": flight.running_since}))
+                started.append(flight)
             elif found.state is PromptState.DONE and found.outcome is not None:
                 updates.append(await self._finished(pid, flight, found.outcome, now))
             elif found.state is PromptState.UNKNOWN:
                 updates.append(await self._vanished(pid, flight, now))
+        for flight in started:
+            # "running" rides along with a transaction we write anyway (usually the previous job's
+            # finish); alone, it is written only once the job has run a little while, so trivial
+            # jobs cost one write less.
+            assert flight.running_since is not None
+            if updates or now - flight.running_since >= RUNNING_WRITE_DELAY:
+                flight.status = JobStatus.RUNNING
+                updates.append(JobUpdate(flight.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": flight.running_since}))
+            else:
+                asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
         return updates
 
     async def reconcile(self) -> None:
@@ -276,7 +286,7 @@ class Dispatcher:
     async def _finished(self, pid: str, flight: InFlight, outcome: JobOutcome, now: float) -> JobUpdate:
         del self.in_flight[pid]
         self.jobs_finished += 1
-        started = outcome.started_at or now
+        started = outcome.started_at or flight.running_since or now
         finished = outcome.finished_at or now
         if outcome.status is JobStatus.SUCCEEDED:
             return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.SUCCEEDED,
@@ -311,10 +321,17 @@ class Dispatcher:
         error = JobError("vanished", "the prompt left ComfyUI's queue without finishing (restart, crash or queue cleared)",
                          transient=True)
         if flight.status is JobStatus.QUEUED and flight.running_since is None:
-            # It never started: this attempt does not count (and cannot be a poison pill).
+            # Not seen running: this attempt does not count. Still, a job that keeps vanishing
+            # (it may crash ComfyUI the instant it starts) is stopped after MAX_REQUEUES.
+            if flight.requeues + 1 >= MAX_REQUEUES:
+                error = JobError("vanished", f"the prompt left ComfyUI's queue {MAX_REQUEUES} times without finishing; "
+                                 "it may crash ComfyUI", transient=False)
+                return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.FAILED,
+                                 {"error_json": error, "finished_at": now, "requeues": flight.requeues + 1})
             self.recovered["requeued"] = self.recovered.get("requeued", 0) + 1
-            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.PENDING,
-                             {"error_json": error, "prompt_id": None, "not_before": 0, "attempts": max(flight.attempt - 1, 0)})
+            return JobUpdate(flight.job_id, _IN_FLIGHT, JobStatus.PENDING, {
+                "error_json": error, "prompt_id": None, "not_before": 0, "attempts": max(flight.attempt - 1, 0),
+                "requeues": flight.requeues + 1})
         # A crash is not the job's fault: allow two extra attempts before calling it a poison pill.
         if flight.attempt < max_attempts + 2:
             self.recovered["requeued"] = self.recovered.get("requeued", 0) + 1
@@ -348,7 +365,8 @@ class Dispatcher:
                 failed.append(JobUpdate(item.job_id, (JobStatus.QUEUED,), JobStatus.FAILED, {"error_json": error, "finished_at": now}))
                 continue
             extra = {"extra_pnginfo": {"batchgen": {"batch_id": item.batch_id, "job_id": item.job_id, "idx": item.idx}}}
-            self.in_flight[item.prompt_id] = InFlight(item.job_id, item.batch_id, item.idx, item.attempts, JobStatus.QUEUED, prefix)
+            self.in_flight[item.prompt_id] = InFlight(item.job_id, item.batch_id, item.idx, item.attempts, JobStatus.QUEUED, prefix,
+                                                      requeues=item.requeues)
             try:
                 self.host.enqueue(item.prompt_id, prompt, outputs, f"batchgen-{item.batch_id}", extra)
             except Exception:

@@ -187,6 +187,7 @@ class Job:
     attempts: int = 0
     prompt_id: str | None = None
     created_at: float = 0.0
+    requeues: int = 0
     queued_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None

@@ -60,4 +60,9 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """,
     ),
+    (
+        2,
+        # How often a job vanished from ComfyUI's queue without being seen running (poison-pill guard).
+        "ALTER TABLE jobs ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0",
+    ),
 ]

@@ -181,6 +181,8 @@ class BatchService:
             number = int(job_id)
         except ValueError:
             raise not_found("job_not_found", f"no job with id {job_id!r}") from None
+        if not 0 < number < 2**63:
+            raise not_found("job_not_found", f"no job with id {job_id!r}")
         job = await self.store.get_job(number)
         if job is None:
             raise not_found("job_not_found", f"no job with id {job_id!r}")

@@ -34,7 +34,7 @@ _BATCH_COLUMNS = (
 )
 _JOB_COLUMNS = (
     "id, batch_id, idx, status, params_json, seed, attempts, prompt_id, created_at, queued_at, started_at, "
-    "finished_at, outputs_json, error_json"
+    "finished_at, outputs_json, error_json, requeues"
 )
 
 
@@ -91,6 +91,7 @@ class DispatchItem:
     params: dict[str, Any]
     attempts: int
     prompt_id: str | None = None
+    requeues: int = 0
 
 
 def _seed_out(value: Any) -> int | None:
@@ -140,6 +141,7 @@ def _row_to_job(row: sqlite3.Row) -> Job:
         params=json.loads(row["params_json"]),
         seed=_seed_out(row["seed"]),
         attempts=row["attempts"],
+        requeues=row["requeues"],
         prompt_id=row["prompt_id"],
         created_at=row["created_at"],
         queued_at=row["queued_at"],
@@ -407,7 +409,7 @@ def _pick_sync(conn: sqlite3.Connection, limit: int, now: float) -> list[Dispatc
     chosen = [b["id"] for b in batches if b["priority"] == top]
     per_batch = {
         batch_id: conn.execute(
-            "SELECT id, batch_id, idx, params_json, attempts FROM jobs WHERE batch_id = ? AND status = 'pending' "
+            "SELECT id, batch_id, idx, params_json, attempts, requeues FROM jobs WHERE batch_id = ? AND status = 'pending' "
             "AND not_before <= ? ORDER BY idx LIMIT ?",
             (batch_id, now, limit),
         ).fetchall()
@@ -420,7 +422,8 @@ def _pick_sync(conn: sqlite3.Connection, limit: int, now: float) -> list[Dispatc
             rows = per_batch[batch_id]
             if rows and len(picked) < limit:
                 r = rows.pop(0)
-                picked.append(DispatchItem(r["id"], r["batch_id"], r["idx"], json.loads(r["params_json"]), r["attempts"]))
+                picked.append(DispatchItem(r["id"], r["batch_id"], r["idx"], json.loads(r["params_json"]), r["attempts"],
+                                           requeues=r["requeues"]))
     return picked
 
 
@@ -523,7 +526,7 @@ def _advance_sync(conn: sqlite3.Connection, updates: list[JobUpdate], need: int,
     applied = _apply_sync(conn, [*updates, *claims], list(dict.fromkeys(i.batch_id for i in picked)), now)
     claimed = {job.id: job for job, _ in applied.jobs if job.status is JobStatus.QUEUED}
     items = [
-        DispatchItem(i.job_id, i.batch_id, i.idx, i.params, claimed[i.job_id].attempts, claimed[i.job_id].prompt_id)
+        DispatchItem(i.job_id, i.batch_id, i.idx, i.params, claimed[i.job_id].attempts, claimed[i.job_id].prompt_id, i.requeues)
         for i in picked if i.job_id in claimed
     ]
     return applied, items

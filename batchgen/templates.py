@@ -287,7 +287,9 @@ def autodetect_bindings(workflow: Mapping[str, Any]) -> dict[str, Binding]:
         if ctype in _LOAD_IMAGE_TYPES and isinstance(_literal(node, "image"), str):
             add("image", Slot(node_id, "image"), "image", inputs["image"])
 
-    if "prompt" not in slots:
+    has_sampler = any(n.get("class_type") in _SAMPLER_TYPES or n.get("class_type") == "BasicGuider"
+                      or "positive" in n.get("inputs", {}) for n in workflow.values())
+    if "prompt" not in slots and not has_sampler:
         # A graph without a recognisable sampler but exactly one text encoder still has an obvious prompt.
         encoders = [nid for nid, n in workflow.items() if n.get("class_type") == "CLIPTextEncode" and isinstance(_literal(n, "text"), str)]
         if len(encoders) == 1:

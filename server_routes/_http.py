@@ -57,15 +57,26 @@ async def read_json(request: web.Request, max_bytes: int, *, allow_empty: bool =
         raise ApiError(415, "unsupported_media_type", f"send the body as {JSON_TYPE} (got {request.content_type or 'none'})")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large("body_too_large", f"request body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        raw = await request.content.read(max_bytes + 1)
+        # Bodies arrive in pieces (large, chunked or slow clients): read to the end, bounded.
+        while True:
+            chunk = await request.content.read(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large("body_too_large", f"request body is over the limit of {max_bytes} bytes", limit=max_bytes)
+            chunks.append(chunk)
+    except ApiError:
+        raise
     except web.HTTPRequestEntityTooLarge:
         raise too_large("body_too_large", f"request body is over the limit of {max_bytes} bytes", limit=max_bytes) from None
     except Exception:
         # The client went away or the body was cut off: nothing is written.
         raise bad_request("incomplete_body", "the request body could not be read completely") from None
-    if len(raw) > max_bytes:
-        raise too_large("body_too_large", f"request body is over the limit of {max_bytes} bytes", limit=max_bytes)
+    raw = b"".join(chunks)
     if request.content_length is not None and len(raw) < request.content_length:
         raise bad_request("incomplete_body", "the request body was cut off before Content-Length bytes arrived")
     if not raw.strip():
@@ -93,7 +104,7 @@ def page_args(request: web.Request, default_limit: int = 50, max_limit: int = 50
         offset = int(request.query.get("offset", 0))
     except ValueError:
         raise bad_request("invalid_pagination", "limit and offset must be integers") from None
-    if not 1 <= limit <= max_limit or offset < 0:
+    if not 1 <= limit <= max_limit or not 0 <= offset < 2**62:
         raise bad_request("invalid_pagination", f"limit must be 1-{max_limit} and offset ≥ 0")
     return limit, offset
 

@@ -31,6 +31,6 @@ def idempotency_key(request: web.Request) -> str | None:
 
 def job_id_arg(raw: str) -> int:
     """A job id path parameter."""
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:  # beyond SQLite's integer range no job can exist
         raise ApiError(404, "job_not_found", f"no job with id {raw!r}")
     return int(raw)
