@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -156,8 +157,11 @@ class ComfyHost:
         candidate = copy.deepcopy(prompt)  # validation coerces values in place
         self._apply_replacements(candidate)
         valid = await execution.validate_prompt(str(uuid.uuid4()), candidate, None)
-        if not valid[0]:
-            raise HostValidationError(valid[1] or {"message": "prompt failed validation"}, valid[3] or {})
+        if not valid[0] or valid[3]:
+            # ComfyUI would run the valid outputs of a partly invalid prompt; a batch rejects it, so
+            # a template error is seen once at submission rather than as hundreds of incomplete jobs.
+            error = valid[1] or {"type": "prompt_outputs_failed_validation", "message": "some outputs failed validation"}
+            raise HostValidationError(error, valid[3] or {})
         outputs = list(valid[2])
         self._validated[shape_key] = outputs
         while len(self._validated) > _VALIDATION_CACHE_SIZE:
@@ -333,12 +337,10 @@ def output_directory() -> Path:
 
 def comfy_running() -> bool:
     """True when imported inside a running ComfyUI server."""
-    try:
-        import server  # ComfyUI's
-
-        return getattr(server.PromptServer, "instance", None) is not None
-    except ImportError:
-        return False
+    # Look, don't import: importing ComfyUI's server module outside a running ComfyUI would load all of it.
+    server = sys.modules.get("server")
+    prompt_server = getattr(server, "PromptServer", None)
+    return getattr(prompt_server, "instance", None) is not None
 
 
 def install(package_dir: Path, version: str) -> None:
