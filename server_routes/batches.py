@@ -26,7 +26,8 @@ def add_batch_routes(routes: web.RouteTableDef, service: BatchService) -> None:
             if "prompt" in body and not isinstance(body["prompt"], str):
                 raise bad_request("invalid_prompt", "prompt must be a string")
             if any(k in body for k in ("prompts", "jobs", "matrix", "repeat")):
-                raise bad_request("not_a_single_job", "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
+                raise bad_request("not_a_single_job",
+                                  "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
             # POST /generate: one job from params (+ prompt shorthand), as a batch of one.
             params = dict(body.get("params") or {}) if isinstance(body.get("params", {}), dict) else body.get("params")
             if isinstance(params, dict) and isinstance(body.get("prompt"), str):
