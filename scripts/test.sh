@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite: sets up .venv (test dependencies) on first use, then pytest.
 # Real-ComfyUI tests (tests/comfyui) run when COMFYUI_DIR and COMFYUI_PYTHON are set;
-# they are skipped, with the reason printed, otherwise. Extra arguments go to pytest.
+# they are skipped, with the reason printed, otherwise. Browser tests (tests/browser) also need
+# Debian's chromium at /usr/bin/chromium (Playwright drives it; never `playwright install`).
+# Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,7 +15,7 @@ fi
 STAMP="$VENV/.deps-$(cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt \
-    "pytest>=8" "pytest-aiohttp>=1.0" "pytest-asyncio>=0.23" "aiohttp>=3.9"
+    "pytest>=8" "pytest-aiohttp>=1.0" "pytest-asyncio>=0.23" "aiohttp>=3.9" "playwright>=1.40"
   touch "$STAMP"
 fi
 if [ -n "${COMFYUI_PYTHON:-}" ] && [ -x "${COMFYUI_PYTHON}" ]; then
