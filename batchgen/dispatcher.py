@@ -140,6 +140,7 @@ class Dispatcher:
         self._stopping = False
         self.state = "running"
         self._task = asyncio.create_task(self._run(), name="batchgen-dispatcher")
+        self.wake()  # resume the backlog at once, not at the first tick
 
     async def stop(self) -> None:
         """Stop the feed loop (jobs in flight stay recorded as such)."""
