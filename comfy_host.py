@@ -358,7 +358,7 @@ def install(package_dir: Path, version: str) -> None:
     config = Config.from_env()
     user_dir = system_user_dir()
     host = ComfyHost(server)
-    store = Store(user_dir / ids.DB_FILENAME)
+    store = Store(user_dir / ids.DB_FILENAME, inline_reads=os.environ.get("BATCHGEN_READS", "inline") != "thread")
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
     service = BatchService(store, host, registry, dispatcher, config, version)

@@ -155,11 +155,13 @@ def _row_to_job(row: sqlite3.Row) -> Job:
 class Store:
     """Async access to the batchgen database file."""
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000, inline_reads: bool = True) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self.busy_timeout_ms = busy_timeout_ms
         self._write: aiosqlite.Connection | None = None
         self._read: aiosqlite.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
+        self.inline_reads = inline_reads
         self._lock = asyncio.Lock()
         self.last_error: str | None = None
 
@@ -173,6 +175,11 @@ class Store:
         await self._write.execute("PRAGMA journal_mode=WAL")
         await self._migrate()
         self._read = await self._connect()
+        if self.inline_reads and isinstance(self.path, Path):
+            # A short busy timeout: this connection runs on the event loop and must never block it long.
+            self._inline = sqlite3.connect(str(self.path), isolation_level=None, timeout=0.2, check_same_thread=False)
+            self._inline.row_factory = sqlite3.Row
+            self._inline.execute("PRAGMA foreign_keys=ON")
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
@@ -185,6 +192,9 @@ class Store:
 
     async def close(self) -> None:
         """Close the connections."""
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         for conn in (self._read, self._write):
             if conn is not None:
                 await conn.close()
@@ -225,9 +235,17 @@ class Store:
                 raise
 
     async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` on the read connection in one hop (several reads, one snapshot)."""
-        assert self._read is not None, "store not open"
+        """Run ``fn(conn, *args)`` on the read connection (several reads, one snapshot).
+
+        Inline reads run right here on the event loop: in WAL mode a read never waits for the
+        writer and our reads take 0.1-0.5 ms, whereas a hop to a reader thread has to win the
+        GIL back from ComfyUI's busy worker twice, which measured 300 ms p99 under 32 pollers
+        (docs/benchmarks.md). BATCHGEN_READS=thread selects the aiosqlite thread instead.
+        """
         try:
+            if self._inline is not None:
+                return _run_snapshot(self._inline, fn, args)
+            assert self._read is not None, "store not open"
             return await self._read._execute(_read_snapshot, self._read, fn, args)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -235,14 +253,8 @@ class Store:
             raise
 
     async def _fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        assert self._read is not None, "store not open"
-        try:
-            async with self._read.execute(sql, args) as cur:
-                return list(await cur.fetchall())
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusy(str(exc)) from exc
-            raise
+        # One hop to the read thread per query (aiosqlite's cursor API costs two or three).
+        return await self.run_read(_fetchall_sync, sql, list(args))
 
     async def _fetchone(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._fetchall(sql, args)
@@ -300,9 +312,8 @@ class Store:
         if statuses:
             where = f"WHERE status IN ({','.join('?' * len(statuses))})"
             args = list(statuses)
-        rows = await self._fetchall(f"SELECT {_BATCH_COLUMNS} FROM batches {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset])
-        count = await self._fetchone(f"SELECT COUNT(*) AS n FROM batches {where}", args)
-        return [_row_to_batch(r) for r in rows], int(count["n"]) if count else 0
+        return await self.run_read(_page_sync, f"SELECT {_BATCH_COLUMNS} FROM batches {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                                   f"SELECT COUNT(*) FROM batches {where}", args, limit, offset, _row_to_batch)
 
     async def set_batch_flags(self, batch_id: str, **flags: Any) -> Batch | None:
         """Set paused/cancelled/priority/max_attempts and recompute the status."""
@@ -329,9 +340,8 @@ class Store:
         if statuses:
             where += f" AND status IN ({','.join('?' * len(statuses))})"
             args += list(statuses)
-        rows = await self._fetchall(f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY idx LIMIT ? OFFSET ?", [*args, limit, offset])
-        count = await self._fetchone(f"SELECT COUNT(*) AS n FROM jobs {where}", args)
-        return [_row_to_job(r) for r in rows], int(count["n"]) if count else 0
+        return await self.run_read(_page_sync, f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY idx LIMIT ? OFFSET ?",
+                                   f"SELECT COUNT(*) FROM jobs {where}", args, limit, offset, _row_to_job)
 
     async def jobs_by_status(self, statuses: Iterable[JobStatus]) -> list[Job]:
         """Every job in the given statuses (used for in-flight recovery; small sets)."""
@@ -390,12 +400,28 @@ class Store:
 
 def _read_snapshot(aconn: aiosqlite.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     """(In the read connection's thread.) Several reads inside one read transaction."""
-    conn: sqlite3.Connection = aconn._connection  # type: ignore[attr-defined]
+    return _run_snapshot(aconn._connection, fn, args)  # type: ignore[attr-defined]
+
+
+def _run_snapshot(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """Several reads inside one read transaction."""
     conn.execute("BEGIN")
     try:
         return fn(conn, *args)
     finally:
         conn.execute("COMMIT")
+
+
+def _fetchall_sync(conn: sqlite3.Connection, sql: str, args: list[Any]) -> list[sqlite3.Row]:
+    return conn.execute(sql, args).fetchall()
+
+
+def _page_sync(conn: sqlite3.Connection, page_sql: str, count_sql: str, args: list[Any], limit: int, offset: int,
+               convert: Callable[[sqlite3.Row], T]) -> tuple[list[T], int]:
+    """One page and the total count, read in the same snapshot."""
+    rows = conn.execute(page_sql, [*args, limit, offset]).fetchall()
+    (total,) = conn.execute(count_sql, args).fetchone()
+    return [convert(r) for r in rows], int(total)
 
 
 def _pick_sync(conn: sqlite3.Connection, limit: int, now: float) -> list[DispatchItem]:
