@@ -29,6 +29,8 @@ log = logging.getLogger("batchgen.dispatcher")
 _IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
 # Seconds a job must run before "running" is written (see _observe).
 RUNNING_WRITE_DELAY = 0.1
+# Seconds between two watchdog looks at ComfyUI's worker.
+HEALTH_CHECK_INTERVAL = 0.5
 # A job that vanishes this often without being seen running is failed (poison pill).
 MAX_REQUEUES = 10
 
@@ -112,6 +114,7 @@ class Dispatcher:
         self._batch_sent: dict[str, tuple[str | None, float]] = {}
         self._stopped: set[str] = set()
         self._idle_since: float | None = None
+        self._last_health_check = float("-inf")
         self.host_problem: str | None = None
         self.host_problem_detail: str | None = None
         self._wake = asyncio.Event()
@@ -206,6 +209,10 @@ class Dispatcher:
 
     def _check_host(self, now: float) -> str | None:
         """Detect a dead prompt worker, or one that stopped taking prompts (pending, none running)."""
+        # Checked at most every HEALTH_CHECK_INTERVAL: steps run after every queue change, and this is not free.
+        if now - self._last_health_check < HEALTH_CHECK_INTERVAL:
+            return self.host_problem
+        self._last_health_check = now
         info = self.host.info()
         problem = detail = None
         if info.worker_alive is False:

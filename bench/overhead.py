@@ -74,13 +74,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3, help="each round is native+batch, alternating order")
+    parser.add_argument("--window", type=int, default=None, help="BATCHGEN_WINDOW for the server (default: the extension's, 2)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     found = comfy_env()
     if found is None:
         sys.stderr.write(skip_reason() + "\n")
         return 2
-    server = new_server(Path(tempfile.mkdtemp(prefix="batchgen-overhead-")) / "comfy")
+    env = {"BATCHGEN_WINDOW": str(args.window)} if args.window else {}
+    server = new_server(Path(tempfile.mkdtemp(prefix="batchgen-overhead-")) / "comfy", env=env)
     server.start()
     runs = []
     colour = random.Random(os.getpid()).randrange(1 << 20, 1 << 23)
@@ -106,7 +108,7 @@ def main() -> int:
     batch = statistics.median(r["total_s"] for r in runs if r["kind"] == "batch")
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_model(), "cores": os.cpu_count(), "comfyui": version,
-        "n": args.n, "rounds": args.rounds, "runs": runs,
+        "n": args.n, "rounds": args.rounds, "window": args.window or 2, "runs": runs,
         "native_median_s": native, "batch_median_s": batch,
         "native_jobs_per_s": round(args.n / native, 1), "batch_jobs_per_s": round(args.n / batch, 1),
         "throughput_ratio": round(native / batch, 3),
