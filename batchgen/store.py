@@ -282,11 +282,7 @@ class Store:
         now = time.time()
         template_json = json.dumps(new.template, ensure_ascii=False)
         options_json = json.dumps(new.options, ensure_ascii=False)
-        rows = [
-            (new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), _seed_in(spec.seed), now)
-            for i, spec in enumerate(jobs)
-        ]
-        await self.run_in_transaction(_insert_batch_sync, new, template_json, options_json, rows, now)
+        await self.run_in_transaction(_insert_batch_sync, new, template_json, options_json, list(jobs), now)
         batch = await self.get_batch(new.id)
         assert batch is not None
         return batch
@@ -480,7 +476,10 @@ def _encode(key: str, value: Any) -> Any:
 
 
 def _insert_batch_sync(conn: sqlite3.Connection, new: NewBatch, template_json: str, options_json: str,
-                       rows: list[tuple[Any, ...]], now: float) -> None:
+                       jobs: list[JobSpec], now: float) -> None:
+    # Rows are encoded here, in the connection thread, not on the event loop.
+    rows = [(new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), _seed_in(spec.seed), now)
+            for i, spec in enumerate(jobs)]
     (seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()
     conn.execute(
         "INSERT INTO batches (id, seq, name, status, priority, template_id, template_json, options_json, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -84,7 +85,9 @@ async def read_json(request: web.Request, max_bytes: int, *, allow_empty: bool =
             return {}
         raise bad_request("empty_body", "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        # Large bodies are parsed in a thread so the event loop is not held for the whole parse.
+        return await asyncio.to_thread(json.loads, text) if len(raw) > 256 * 1024 else json.loads(text)
     except UnicodeDecodeError:
         raise bad_request("invalid_json", "the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
