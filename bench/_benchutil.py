@@ -1,0 +1,144 @@
+"""Shared helpers of the bench scripts: machine facts, percentiles, folder clearing, output.
+
+Not a benchmark itself. The scripts in bench/ put their own folder first on sys.path (they are run as
+``python bench/<script>.py``), so they import this module as ``_benchutil``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def out(line: str = "") -> None:
+    """Write one line of the report to stdout (bench scripts are CLI tools: this is their output)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def err(line: str) -> None:
+    """Write one line to stderr (progress and diagnostics, kept out of --json output)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or what platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def mem_total_gib() -> float | None:
+    """Total RAM in GiB (Linux), else None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def load_average() -> list[float] | None:
+    """1/5/15-minute load averages (a busy machine shows here)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def git_revision(path: Path) -> str | None:
+    """Short commit of the git checkout at path, with '+dirty' when it has uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_facts() -> dict[str, Any]:
+    """Where and when the figures were taken."""
+    try:
+        cores_usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores_usable = None
+    try:
+        import aiohttp
+
+        aiohttp_version = aiohttp.__version__
+    except ImportError:
+        aiohttp_version = None
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_usable": cores_usable,
+        "mem_gib": mem_total_gib(),
+        "load_avg_start": load_average(),
+        "os": f"{platform.system()} {platform.release()}",
+        "bench_python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "aiohttp": aiohttp_version,
+        "extension_commit": git_revision(REPO_ROOT),
+    }
+
+
+def command_line() -> str:
+    """The command that produced this output, runnable from the repository root."""
+    return " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank of the sorted values; values must not be empty."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+def clear_folder(folder: Path) -> int:
+    """Delete everything inside folder (the folder itself stays); returns the number of files removed."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            removed += sum(1 for p in entry.rglob("*") if not p.is_dir())
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            try:
+                entry.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def facts_lines(facts: dict[str, Any]) -> list[str]:
+    """Human-readable machine facts."""
+    lines = [f"date: {facts['date']}",
+             f"machine: {facts['cpu']}, {facts['cores']} cores ({facts['cores_usable']} usable), {facts['mem_gib']} GiB RAM, "
+             f"{facts['os']}; load average at start {facts['load_avg_start']}, at end {facts.get('load_avg_end')}",
+             f"software: python {facts['bench_python']} (bench client), SQLite {facts['sqlite']}, aiohttp {facts['aiohttp']}, "
+             f"extension commit {facts['extension_commit']}"]
+    if facts.get("comfyui_version"):
+        lines.append(f"ComfyUI: {facts['comfyui_version']} (commit {facts.get('comfyui_commit')}) at {facts.get('comfyui_dir')}")
+    return lines
