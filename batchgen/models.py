@@ -103,8 +103,6 @@ class JobCounts:
 def derive_batch_status(counts: JobCounts, *, paused: bool, cancelled: bool) -> BatchStatus:
     """The batch status implied by its counts and its paused/cancelled flags."""
     if counts.done < counts.total:
-        if paused and counts.queued + counts.running == 0:
-            return BatchStatus.PAUSED
         if paused:
             return BatchStatus.PAUSED
         if counts.pending == counts.total:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import ids
 from .config import Config
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatcher, batch_event
 from .errors import ApiError, bad_request, conflict, not_found, unprocessable
 from .expansion import JobSpec, expand
 from .host import Host, HostValidationError
@@ -261,8 +261,6 @@ class BatchService:
         return self.host.delete_output_folder(batch.output_subfolder) if images else 0
 
     async def _announce(self, batch_id: str) -> Batch:
-        from .dispatcher import batch_event
-
         batch = await self.get_batch(batch_id)
         self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
         return batch
