@@ -6,6 +6,7 @@ Not a benchmark itself. The scripts in bench/ put their own folder first on sys.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import os
@@ -15,6 +16,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +145,26 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
     if facts.get("comfyui_version"):
         lines.append(f"ComfyUI: {facts['comfyui_version']} (commit {facts.get('comfyui_commit')}) at {facts.get('comfyui_dir')}")
     return lines
+
+
+@contextlib.contextmanager
+def bench_server(prefix: str, keep: bool, env: dict[str, str] | None = None) -> Iterator[Any]:
+    """A started ComfyUI (tests/comfyui/harness.py) in a throw-away folder: log tail on failure, folder removed unless kept."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.comfyui.harness import new_server
+
+    data_root = Path(tempfile.mkdtemp(prefix=prefix))
+    server = new_server(data_root / "comfy", env=env or {})
+    err(f"starting ComfyUI from {server.comfy_dir} in {server.data_dir} ...")
+    server.start()
+    try:
+        yield server
+    except BaseException:
+        err("failed; ComfyUI log tail:\n" + server.log_tail())
+        raise
+    finally:
+        server.stop()
+        if keep:
+            err(f"kept {data_root}")
+        else:
+            shutil.rmtree(data_root, ignore_errors=True)

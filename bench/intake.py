@@ -56,7 +56,7 @@ sys.path.insert(1, str(ROOT))
 __import__("tests.conftest")  # loads the extension as the package batchgen_ext, whatever its folder is called
 
 import batchgen_ext  # noqa: E402
-from _benchutil import command_line, err, facts_lines, git_revision, load_average, machine_facts, out, percentile  # noqa: E402
+from _benchutil import bench_server, command_line, err, facts_lines, git_revision, load_average, machine_facts, out, percentile  # noqa: E402
 from batchgen_ext.batchgen.config import Config  # noqa: E402
 from batchgen_ext.batchgen.dispatcher import Dispatcher  # noqa: E402
 from batchgen_ext.batchgen.registry import TemplateRegistry  # noqa: E402
@@ -64,7 +64,7 @@ from batchgen_ext.batchgen.service import BatchService  # noqa: E402
 from batchgen_ext.batchgen.store import Store  # noqa: E402
 from batchgen_ext.server_routes import register  # noqa: E402
 
-from tests.comfyui.harness import comfy_env, new_server, skip_reason  # noqa: E402
+from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 from tests.fakehost import FakeHost  # noqa: E402
 
 API = "/batchgen/v1"
@@ -280,12 +280,8 @@ def start_blocker(server: Any, window: int) -> str:
 
 def comfyui_section(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """All runs against one real ComfyUI."""
-    data_root = Path(tempfile.mkdtemp(prefix="batchgen-intake-comfy-"))
-    server = new_server(data_root / "comfy")
-    err(f"starting ComfyUI in {server.data_dir} ...")
-    server.start()
     runs: list[dict[str, Any]] = []
-    try:
+    with bench_server("batchgen-intake-comfy-", args.keep) as server:
         health = server.get(f"{API}/health")
         window = health["dispatcher"]["window"]
         blocker = start_blocker(server, window)
@@ -318,15 +314,6 @@ def comfyui_section(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dic
             time.sleep(args.pause)
         server.post(f"{API}/batches/{blocker}/cancel", {})
         health = server.get(f"{API}/health")
-    except BaseException:
-        err("failed; ComfyUI log tail:\n" + server.log_tail())
-        raise
-    finally:
-        server.stop()
-        if args.keep:
-            err(f"kept {data_root}")
-        else:
-            shutil.rmtree(data_root, ignore_errors=True)
     return runs, health
 
 

@@ -30,11 +30,9 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,9 +43,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
-from _benchutil import clear_folder, command_line, err, facts_lines, git_revision, load_average, machine_facts, out  # noqa: E402
+from _benchutil import bench_server, clear_folder, command_line, err, facts_lines, git_revision, load_average, machine_facts, out  # noqa: E402
 
-from tests.comfyui.harness import comfy_env, new_server, skip_reason  # noqa: E402
+from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 
 API = "/batchgen/v1"
 DEFAULT_NATIVE_TOOL = BENCH_DIR.parents[1] / "shared" / "tools" / "native_throughput.py"
@@ -272,21 +270,8 @@ def main() -> int:
         return 2
     facts = machine_facts()
     env = {"BATCHGEN_WINDOW": str(args.window)} if args.window else {}
-    data_root = Path(tempfile.mkdtemp(prefix="batchgen-overhead-"))
-    server = new_server(data_root / "comfy", env=env)
-    err(f"starting ComfyUI from {found[0]} in {server.data_dir} ...")
-    server.start()
-    try:
+    with bench_server("batchgen-overhead-", args.keep, env) as server:
         runs, health = asyncio.run(measure(server, found[1], args))
-    except BaseException:
-        err("failed; ComfyUI log tail:\n" + server.log_tail())
-        raise
-    finally:
-        server.stop()
-        if args.keep:
-            err(f"kept {data_root}")
-        else:
-            shutil.rmtree(data_root, ignore_errors=True)
     facts.update({"load_avg_end": load_average(), "comfyui_version": health["host"]["version"],
                   "comfyui_commit": git_revision(found[0]), "comfyui_dir": str(found[0]), "comfyui_python": str(found[1]),
                   "extension_version": health.get("version"), "window": health["dispatcher"]["window"]})

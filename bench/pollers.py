@@ -18,15 +18,17 @@ import platform
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.comfyui.harness import comfy_env, new_server, skip_reason  # noqa: E402
+from _benchutil import bench_server  # noqa: E402
+
+from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 
 API = "/batchgen/v1"
 
@@ -162,13 +164,9 @@ def main() -> int:
     if comfy_env() is None:
         sys.stderr.write(skip_reason() + "\n")
         return 2
-    server = new_server(Path(tempfile.mkdtemp(prefix="batchgen-pollers-")) / "comfy")
-    server.start()
-    try:
+    with bench_server("batchgen-pollers-", keep=False) as server:
         version = server.get(f"{API}/health")["host"]["version"]
         result = asyncio.run(measure(server.url, server.temp_dir, args.n, args.pollers, args.interval))
-    finally:
-        server.stop()
     result.update({"comfyui": version, "date": time.strftime("%Y-%m-%d %H:%M"),
                    "machine": f"{platform.processor() or platform.machine()}, {platform.node()}"})
     if args.json:

@@ -17,15 +17,17 @@ import platform
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.comfyui.harness import comfy_env, new_server, skip_reason  # noqa: E402
+from _benchutil import bench_server  # noqa: E402
+
+from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 from tests.comfyui.test_durability import sleep_jobs, sleep_template  # noqa: E402
 
 
@@ -37,21 +39,13 @@ def http_up(url: str) -> bool:
         return False
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--restarts", type=int, default=5)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if comfy_env() is None:
-        sys.stderr.write(skip_reason() + "\n")
-        return 2
-    server = new_server(Path(tempfile.mkdtemp(prefix="batchgen-recovery-")) / "comfy")
-    server.start()
+def measure(server, restarts: int) -> tuple[list[dict], str]:
+    """kill -9 and restart `restarts` times; per restart: HTTP up and backlog fed again, from process start."""
     status, batch = server.post("/batchgen/v1/batches", {"name": "recovery bench", "template": sleep_template(0.2),
                                                          "jobs": sleep_jobs(2000, 0.2)})
     assert status == 201, batch
     rows = []
-    for _ in range(args.restarts):
+    for _ in range(restarts):
         time.sleep(1.0)
         server.stop(kill=True)
         spawned = time.time()
@@ -82,7 +76,19 @@ def main() -> int:
                      "extension_s": round(marks["fed"] - marks["http"], 3)})
     server.post(f"/batchgen/v1/batches/{batch['id']}/cancel", {})
     version = server.get("/batchgen/v1/health")["host"]["version"]
-    server.stop()
+    return rows, version
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if comfy_env() is None:
+        sys.stderr.write(skip_reason() + "\n")
+        return 2
+    with bench_server("batchgen-recovery-", keep=False) as server:
+        rows, version = measure(server, args.restarts)
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.processor() or platform.machine()}, {platform.node()}",
         "comfyui": version, "restarts": rows,
