@@ -287,10 +287,6 @@ class Dispatcher:
                 asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
         return updates
 
-    async def reconcile(self) -> None:
-        """Record what the host reports (without feeding); used by control actions."""
-        await self._apply(await self._observe(self.clock()))
-
     async def _finished(self, pid: str, flight: InFlight, outcome: JobOutcome, now: float) -> JobUpdate:
         del self.in_flight[pid]
         self.jobs_finished += 1

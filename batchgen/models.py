@@ -212,5 +212,3 @@ class Batch:
     paused: bool = False
     cancelled: bool = False
     max_attempts: int = 3
-    seed_policy: str = SeedPolicy.RANDOM.value
-    window: int | None = None

@@ -107,7 +107,6 @@ def _seed_in(value: int | None) -> Any:
 
 def _row_to_batch(row: sqlite3.Row) -> Batch:
     counts = JobCounts(row["n_pending"], row["n_queued"], row["n_running"], row["n_succeeded"], row["n_failed"], row["n_cancelled"])
-    options = json.loads(row["options_json"] or "{}")
     return Batch(
         id=row["id"],
         name=row["name"],
@@ -124,9 +123,6 @@ def _row_to_batch(row: sqlite3.Row) -> Batch:
         paused=bool(row["paused"]),
         cancelled=bool(row["cancelled"]),
         max_attempts=row["max_attempts"],
-        seed_policy=str((options.get("seed") or {}).get("policy", "random") if isinstance(options.get("seed"), dict)
-                        else options.get("seed") or "random"),
-        window=options.get("window"),
     )
 
 
@@ -168,14 +164,15 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open both connections, set pragmas and apply migrations."""
+        """Open the write connection and the read connection, set pragmas and apply migrations."""
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write = await self._connect()
         await self._write.execute("PRAGMA journal_mode=WAL")
         await self._migrate()
-        self._read = await self._connect()
-        if self.inline_reads and isinstance(self.path, Path):
+        if not self.inline_reads or not isinstance(self.path, Path):
+            self._read = await self._connect()
+        else:
             # A short busy timeout: this connection runs on the event loop and must never block it long.
             self._inline = sqlite3.connect(str(self.path), isolation_level=None, timeout=0.2, check_same_thread=False)
             self._inline.row_factory = sqlite3.Row
@@ -214,7 +211,7 @@ class Store:
     @property
     def ready(self) -> bool:
         """True once open() succeeded."""
-        return self._write is not None and self._read is not None
+        return self._write is not None and (self._read is not None or self._inline is not None)
 
     async def run_in_transaction(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` as one BEGIN IMMEDIATE transaction in one hop to the connection thread.
@@ -259,21 +256,6 @@ class Store:
     async def _fetchone(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._fetchall(sql, args)
         return rows[0] if rows else None
-
-    # -- meta ------------------------------------------------------------------------------
-
-    async def get_meta(self, key: str) -> str | None:
-        """A value from the meta table."""
-        row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else row["value"]
-
-    async def set_meta(self, key: str, value: str) -> None:
-        """Store a value in the meta table."""
-        await self.run_in_transaction(
-            lambda conn: conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
-            )
-        )
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -350,14 +332,6 @@ class Store:
         if limit <= 0:
             return []
         return await self.run_read(_pick_sync, limit, now)
-
-    async def next_retry_time(self) -> float | None:
-        """The earliest not_before among pending jobs waiting for a backoff, if any."""
-        row = await self._fetchone(
-            "SELECT MIN(j.not_before) AS t FROM jobs j JOIN batches b ON b.id = j.batch_id "
-            "WHERE j.status = 'pending' AND j.not_before > 0 AND b.paused = 0 AND b.cancelled = 0"
-        )
-        return None if row is None or row["t"] is None else float(row["t"])
 
     async def apply(self, updates: Sequence[JobUpdate], fed_batches: Iterable[str] = ()) -> Applied:
         """Apply job status changes in one transaction, keeping counters and batch status right.

@@ -53,18 +53,33 @@ async def pragma(conn: aiosqlite.Connection, name: str):
 # -- durability --------------------------------------------------------------------------------
 
 
-async def test_database_is_wal_with_synchronous_full_on_every_connection(store):
-    for label, conn in (("write", store._write), ("read", store._read)):
-        assert (await pragma(conn, "journal_mode")).lower() == "wal", label
-        assert await pragma(conn, "synchronous") == 2, f"{label} connection is not synchronous=FULL"
-        assert await pragma(conn, "foreign_keys") == 1, label
-    # WAL is a property of the file: another process sees it too
-    with raw(store) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+async def test_database_is_wal_with_synchronous_full_on_every_connection(tmp_path):
+    # BATCHGEN_READS=thread: the reader is a second aiosqlite connection.
+    store = Store(tmp_path / "db" / "batchgen.sqlite3", inline_reads=False)
+    await store.open()
+    try:
+        for label, conn in (("write", store._write), ("read", store._read)):
+            assert (await pragma(conn, "journal_mode")).lower() == "wal", label
+            assert await pragma(conn, "synchronous") == 2, f"{label} connection is not synchronous=FULL"
+            assert await pragma(conn, "foreign_keys") == 1, label
+        # WAL is a property of the file: another process sees it too
+        with raw(store) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+    finally:
+        await store.close()
+
+
+async def test_inline_reader_sees_wal_and_never_waits_long(store):
+    # The default: reads run on the event loop, so that connection must not sit in a long busy wait.
+    assert store._read is None, "no idle reader thread when reads are inline"
+    assert store._inline.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+    assert store._inline.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store._inline.execute("PRAGMA busy_timeout").fetchone()[0] <= 200
+    assert (await pragma(store._write, "synchronous")) == 2
 
 
 async def test_busy_timeout_is_applied(tmp_path):
-    s = Store(tmp_path / "x.sqlite3", busy_timeout_ms=1234)
+    s = Store(tmp_path / "x.sqlite3", busy_timeout_ms=1234, inline_reads=False)
     await s.open()
     try:
         assert await pragma(s._write, "busy_timeout") == 1234
