@@ -141,6 +141,23 @@ class BatchService:
         self.dispatcher.wake()
         return batch, True
 
+    async def generate(self, body: Any, idempotency_key: str | None = None) -> tuple[Batch, bool, Job]:
+        """POST /generate: one job from params (and the ``prompt`` shorthand), as a batch of one."""
+        if isinstance(body, dict):
+            if "prompt" in body and not isinstance(body["prompt"], str):
+                raise bad_request("invalid_prompt", "prompt must be a string")
+            if any(k in body for k in ("prompts", "jobs", "matrix", "repeat")):
+                raise bad_request("not_a_single_job",
+                                  "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
+            body = {"name": "generate", **body}
+            if "prompt" in body:
+                params = body.get("params") or {}
+                if isinstance(params, dict):
+                    body["params"] = {**params, "prompt": body.pop("prompt")}
+        batch, created = await self.create_batch(body, idempotency_key)
+        jobs, _ = await self.store.list_jobs(batch.id, limit=1)
+        return batch, created, jobs[0]
+
     async def _replay(self, key: str, fingerprint: str) -> Batch | None:
         found = await self.store.find_batch_by_key(key)
         if found is None:

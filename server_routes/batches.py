@@ -22,26 +22,11 @@ def add_batch_routes(routes: web.RouteTableDef, service: BatchService) -> None:
         require_store(service)
         key = idempotency_key(request)
         body = await read_json(request, service.config.max_body_bytes)
-        if single and isinstance(body, dict):
-            if "prompt" in body and not isinstance(body["prompt"], str):
-                raise bad_request("invalid_prompt", "prompt must be a string")
-            if any(k in body for k in ("prompts", "jobs", "matrix", "repeat")):
-                raise bad_request("not_a_single_job",
-                                  "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
-            # POST /generate: one job from params (+ prompt shorthand), as a batch of one.
-            params = dict(body.get("params") or {}) if isinstance(body.get("params", {}), dict) else body.get("params")
-            if isinstance(params, dict) and isinstance(body.get("prompt"), str):
-                params["prompt"] = body["prompt"]
-            body = {k: v for k, v in body.items() if k not in ("prompts", "jobs", "matrix", "repeat", "prompt")} | {
-                "params": params, "name": body.get("name", "generate")}
-            if isinstance(params, dict) and not params:
-                body["jobs"] = [{}]
-        batch, created = await service.create_batch(body, key)
-        payload = batch_json(batch)
-        if single:
-            jobs, _ = await service.store.list_jobs(batch.id, limit=1)
-            payload["job"] = job_json(jobs[0], base_url(request)) if jobs else None
-        return json_response(payload, status=201 if created else 200)
+        if not single:
+            batch, created = await service.create_batch(body, key)
+            return json_response(batch_json(batch), status=201 if created else 200)
+        batch, created, job = await service.generate(body, key)
+        return json_response({**batch_json(batch), "job": job_json(job, base_url(request))}, status=201 if created else 200)
 
     @routes.post(f"{API_PREFIX}/batches")
     @api
