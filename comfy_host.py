@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
-import os
 import re
 import shutil
 import sys
@@ -358,7 +357,7 @@ def install(package_dir: Path, version: str) -> None:
     config = Config.from_env()
     user_dir = system_user_dir()
     host = ComfyHost(server)
-    store = Store(user_dir / ids.DB_FILENAME, inline_reads=os.environ.get("BATCHGEN_READS", "inline") != "thread")
+    store = Store(user_dir / ids.DB_FILENAME, inline_reads=config.reads == "inline")
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
     service = BatchService(store, host, registry, dispatcher, config, version)
@@ -373,5 +372,5 @@ def install(package_dir: Path, version: str) -> None:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
 
     server.app.on_startup.append(on_startup)
-    if os.environ.get("BATCHGEN_DEBUG"):
-        log.setLevel(logging.DEBUG)
+    if config.debug:
+        logging.getLogger(ids.LOGGER_NAME).setLevel(logging.DEBUG)

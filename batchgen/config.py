@@ -1,27 +1,86 @@
-"""Server-side configuration, built once from environment variables."""
+"""Server-side configuration: every BATCHGEN_* environment variable is read and checked here, once.
+
+A bad value never stops ComfyUI: it is replaced by the default (or clamped into range) and one
+log line says which variable was wrong and what is used instead.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .expansion import Limits
 
+log = logging.getLogger("batchgen.config")
 
-def _int_env(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return default
-    return max(low, min(high, value))
+
+class _Reader:
+    """Reads variables from one environment mapping and remembers what was wrong."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not an integer; using {default}")
+            return default
+        if not low <= value <= high:
+            clamped = max(low, min(high, value))
+            self.problems.append(f"{name}={value} is outside {low}-{high}; using {clamped}")
+            return clamped
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number; using {default}")
+            return default
+        if not low <= value <= high:  # also false for NaN
+            clamped = default if value != value else max(low, min(high, value))
+            self.problems.append(f"{name}={raw} is outside {low}-{high}; using {clamped}")
+            return clamped
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if raw.lower() not in choices:
+            self.problems.append(f"{name}={raw!r} is not one of {', '.join(choices)}; using {default}")
+            return default
+        return raw.lower()
+
+    def url(self, name: str) -> str | None:
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            self.problems.append(f"{name}={raw!r} is not an http(s) base URL like https://gpu.example.com/comfy; ignored")
+            return None
+        return raw.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Tunables of the dispatcher and the API."""
+    """Tunables of the dispatcher, the store and the API."""
 
     window: int = 2
     tick_seconds: float = 1.0
@@ -31,17 +90,44 @@ class Config:
     retry_backoff_max_seconds: float = 60.0
     max_body_bytes: int = 32 * 1024 * 1024
     limits: Limits = Limits()
+    # A job claimed by a process stays its own while it renews the lease; a dead owner's jobs are
+    # adopted by another process this long after its last renewal.
+    lease_seconds: float = 15.0
+    # Events kept in the durable log (oldest dropped first).
+    event_retention: int = 100_000
+    # How many of our finished prompts stay in ComfyUI's in-memory history (the sidebar of every user).
+    history_keep: int = 20
+    # Public base URL for output links (behind a reverse proxy the Host header is not what clients use).
+    public_url: str | None = None
+    # A request body that has not arrived completely after this long is answered 408.
+    read_timeout_seconds: float = 30.0
+    # "inline": reads on the event loop (WAL); "thread": in aiosqlite's thread.
+    reads: str = "inline"
+    debug: bool = False
+    problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def from_env(cls) -> Config:
-        """BATCHGEN_WINDOW, _MAX_JOBS, _MAX_TEXT, _MAX_BODY_MB, _MAX_ATTEMPTS, _STALL_SECONDS."""
-        return cls(
-            window=_int_env("BATCHGEN_WINDOW", 2, 1, 64),
-            default_max_attempts=_int_env("BATCHGEN_MAX_ATTEMPTS", 3, 1, 20),
-            stall_seconds=float(_int_env("BATCHGEN_STALL_SECONDS", 30, 2, 86_400)),
-            max_body_bytes=_int_env("BATCHGEN_MAX_BODY_MB", 32, 1, 1024) * 1024 * 1024,
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from BATCHGEN_* variables (see the README's Configuration table)."""
+        env = _Reader(os.environ if environ is None else environ)
+        config = cls(
+            window=env.integer("BATCHGEN_WINDOW", 2, 1, 64),
+            default_max_attempts=env.integer("BATCHGEN_MAX_ATTEMPTS", 3, 1, 20),
+            stall_seconds=float(env.integer("BATCHGEN_STALL_SECONDS", 30, 2, 86_400)),
+            max_body_bytes=env.integer("BATCHGEN_MAX_BODY_MB", 32, 1, 1024) * 1024 * 1024,
             limits=Limits(
-                max_jobs=_int_env("BATCHGEN_MAX_JOBS", 100_000, 1, 1_000_000),
-                max_text_length=_int_env("BATCHGEN_MAX_TEXT", 20_000, 1, 1_000_000),
+                max_jobs=env.integer("BATCHGEN_MAX_JOBS", 100_000, 1, 1_000_000),
+                max_text_length=env.integer("BATCHGEN_MAX_TEXT", 20_000, 1, 1_000_000),
             ),
+            lease_seconds=env.number("BATCHGEN_LEASE_SECONDS", 15.0, 3.0, 3600.0),
+            event_retention=env.integer("BATCHGEN_EVENT_RETENTION", 100_000, 1_000, 10_000_000),
+            history_keep=env.integer("BATCHGEN_HISTORY_KEEP", 20, 0, 10_000),
+            public_url=env.url("BATCHGEN_PUBLIC_URL"),
+            read_timeout_seconds=env.number("BATCHGEN_READ_TIMEOUT", 30.0, 1.0, 3600.0),
+            reads=env.choice("BATCHGEN_READS", "inline", ("inline", "thread")),
+            debug=env.raw("BATCHGEN_DEBUG") is not None,
+            problems=tuple(env.problems),
         )
+        for problem in config.problems:
+            log.warning("[batchgen] configuration: %s", problem)
+        return config

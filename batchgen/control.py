@@ -1,0 +1,112 @@
+"""Control: read, cancel, pause, resume, reprioritise, retry and delete batches and jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import ids
+from .dispatcher import batch_event
+from .errors import bad_request, conflict, not_found
+from .intake import _int_field
+from .models import Batch, Job, JobStatus
+
+if TYPE_CHECKING:
+    pass
+
+
+class ControlMixin:
+    """Queries and state changes of existing batches; mixed into BatchService."""
+
+    async def get_batch(self, batch_id: str) -> Batch:
+        """A batch or 404."""
+        batch = await self.store.get_batch(batch_id)
+        if batch is None:
+            raise not_found("batch_not_found", f"no batch with id {batch_id!r}", batch_id=batch_id)
+        return batch
+
+    async def get_job(self, job_id: str) -> Job:
+        """A job or 404."""
+        try:
+            number = int(job_id)
+        except ValueError:
+            raise not_found("job_not_found", f"no job with id {job_id!r}") from None
+        if not 0 < number < 2**63:
+            raise not_found("job_not_found", f"no job with id {job_id!r}")
+        job = await self.store.get_job(number)
+        if job is None:
+            raise not_found("job_not_found", f"no job with id {job_id!r}")
+        return job
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        """Cancel what has not finished."""
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self.dispatcher.cancel_batch(batch_id)
+        return await self.get_batch(batch_id)
+
+    async def pause_batch(self, batch_id: str) -> Batch:
+        """Stop feeding a batch; its running job finishes, its queued ones go back to pending."""
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self.store.set_batch_flags(batch_id, paused=1)
+        await self.dispatcher.pull_back(batch_id)
+        return await self._announce(batch_id)
+
+    async def _active_batch(self, batch_id: str) -> Batch:
+        batch = await self.get_batch(batch_id)
+        if batch.status.terminal:
+            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        return batch
+
+    async def resume_batch(self, batch_id: str) -> Batch:
+        """Feed a paused batch again."""
+        await self._active_batch(batch_id)
+        await self.store.set_batch_flags(batch_id, paused=0)
+        self.dispatcher.wake()
+        return await self._announce(batch_id)
+
+    async def set_priority(self, batch_id: str, body: Any) -> Batch:
+        """Change a batch's priority (takes effect at the next feed)."""
+        await self._active_batch(batch_id)
+        if not isinstance(body, dict):
+            raise bad_request("invalid_body", "expected a JSON object")
+        priority = _int_field(body, "priority", 0, -1000, 1000) if "priority" in body else None
+        if priority is None:
+            raise bad_request("invalid_priority", "give priority: an integer from -1000 to 1000")
+        await self.store.set_batch_flags(batch_id, priority=priority)
+        self.dispatcher.wake()
+        return await self._announce(batch_id)
+
+    async def retry(self, batch_id: str, job_id: int | None = None) -> tuple[Batch, int]:
+        """Put failed and cancelled jobs back to pending."""
+        batch = await self.get_batch(batch_id)
+        moved = await self.store.requeue_failed(batch_id, job_id)
+        if moved == 0:
+            raise conflict("nothing_to_retry", "no failed or cancelled jobs to retry", status=batch.status.value)
+        self.dispatcher.forget(batch_id)
+        self.dispatcher.wake()
+        return await self._announce(batch_id), moved
+
+    async def retry_job(self, job_id: str) -> Job:
+        """Retry one failed or cancelled job."""
+        job = await self.get_job(job_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise conflict("job_not_retryable", f"job is {job.status.value}; only failed or cancelled jobs can be retried")
+        await self.retry(job.batch_id, job.id)
+        return await self.get_job(str(job.id))
+
+    async def delete_batch(self, batch_id: str, images: bool = False) -> int:
+        """Delete a finished (or cancelled) batch's records, and its output folder when asked; returns files removed."""
+        batch = await self.get_batch(batch_id)
+        if not batch.status.terminal:
+            raise conflict("batch_active", "cancel the batch before deleting it", status=batch.status.value)
+        await self.store.delete_batch(batch_id)
+        self.dispatcher.forget(batch_id)
+        return self.host.delete_output_folder(batch.output_subfolder) if images else 0
+
+    async def _announce(self, batch_id: str) -> Batch:
+        batch = await self.get_batch(batch_id)
+        self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
+        return batch
