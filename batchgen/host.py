@@ -1,6 +1,6 @@
 """What the domain needs from the host (ComfyUI), as a Protocol.
 
-The real implementation is ``comfy_host.ComfyHost`` (the only code touching
+The real implementation is ``comfy_host.adapter.ComfyHost`` (the only code touching
 ``PromptServer``, ``execution`` and ``folder_paths``); tests use an in-memory stand-in.
 """
 
@@ -60,8 +60,12 @@ class Host(Protocol):
     def set_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (thread-safe, on the server loop) whenever the host queue changes."""
 
-    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
-        """Validate (cached by shape) and return the output node ids to execute; raises HostValidationError."""
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
+        """Validate and return the output node ids to execute; raises HostValidationError.
+
+        ``cached=True`` may reuse an earlier success for the same shape key; ``cached=False``
+        always validates and neither reads nor fills that cache (intake: every request is checked).
+        """
 
     def enqueue(self, prompt_id: str, prompt: dict[str, Any], outputs: list[str], client_id: str, extra: Mapping[str, Any]) -> None:
         """Put one prompt at the back of the host's native queue."""
@@ -89,6 +93,9 @@ class Host(Protocol):
 
     def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
         """Delete truncated files (a kill mid-write) for these prefixes; returns how many."""
+
+    def node_definitions(self) -> Mapping[str, Any]:
+        """class_type → ``valuecheck.NodeDef`` (input types, min/max/step, combo options) of the host's nodes."""
 
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""

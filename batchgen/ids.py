@@ -25,6 +25,8 @@ OUTPUT_ROOT = "batchgen"
 EVENT_JOB = "batchgen.job"
 EVENT_BATCH = "batchgen.batch"
 EVENT_HEALTH = "batchgen.health"
+# Relayed ComfyUI progress of a running job (throttled, not stored in the event log).
+EVENT_PROGRESS = "batchgen.progress"
 
 # Node ids (class_type values in workflows).
 NODE_INPUT_TEXT = "BatchGenInputText"

@@ -19,6 +19,7 @@ from .models import Batch, Job
 from .registry import template_from_document
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
+from .valuecheck import check_job_values
 
 if TYPE_CHECKING:
     pass
@@ -106,6 +107,7 @@ class IntakeMixin:
         template = self.resolve_template(body.get("template"))
         specs = await asyncio.to_thread(expand, body, template, self.config.limits)
         await self._check_images(template, specs)
+        await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
         await self._validate_shapes(template, specs)
 
         batch_id = uuid.uuid4().hex

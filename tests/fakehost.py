@@ -10,11 +10,43 @@ from typing import Any
 
 from batchgen_ext.batchgen.host import HostInfo, HostValidationError, PromptLookup, PromptState
 from batchgen_ext.batchgen.models import JobError, JobOutcome, JobStatus, OutputFile
+from batchgen_ext.batchgen.valuecheck import NodeDef, normalise_node
 
 KNOWN_NODES = {"BatchGenInputText", "BatchGenInputInt", "BatchGenInputFloat", "BatchGenInputImage", "BatchGenTextCard",
                "SaveImage", "PreviewImage", "EmptyImage", "ImageInvert", "CLIPTextEncode", "KSampler", "EmptyLatentImage",
                "CheckpointLoaderSimple", "VAEDecode", "LoadImage", "FailNode"}
 OUTPUT_NODES = {"SaveImage", "PreviewImage"}
+CKPT_NAMES = [f"{name}.safetensors" for name in ("sdxl", "sd15", "flux-dev", "flux-schnell", "sd3", "sd35-large", "pony",
+                                                "juggernaut", "dreamshaper", "realvis", "animagine", "playground")]
+_SEED = ("INT", {"default": 0, "min": 0, "max": 2**64 - 1})
+_TEXT = ("STRING", {"multiline": True})
+# INPUT_TYPES() as ComfyUI's classes return them (V3 nodes through their V1 shim), for node_definitions().
+INPUT_TYPES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "BatchGenInputText": ({"required": {"name": ("STRING", {}), "value": _TEXT}}, ()),
+    "BatchGenInputInt": ({"required": {"name": ("STRING", {}), "value": ("INT", {"min": -(2**63), "max": 2**64 - 1, "step": 1})}}, ()),
+    "BatchGenInputFloat": ({"required": {"name": ("STRING", {}), "value": ("FLOAT", {"min": -9.2e18, "max": 9.2e18})}}, ()),
+    "BatchGenInputImage": ({"required": {"name": ("STRING", {}), "value": ("COMBO", {"options": ["a.png"]})}}, ("cls", "value")),
+    "BatchGenTextCard": ({"required": {"text": _TEXT, "width": ("INT", {"default": 768, "min": 64, "max": 4096, "step": 8}),
+                                       "height": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 8}), "seed": _SEED,
+                                       "font_size": ("INT", {"default": 0, "min": 0, "max": 512})}}, ()),
+    "EmptyImage": ({"required": {"width": ("INT", {"default": 512, "min": 1, "max": 16384, "step": 1}),
+                                 "height": ("INT", {"default": 512, "min": 1, "max": 16384, "step": 1}),
+                                 "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096}),
+                                 "color": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1})}}, ()),
+    "SaveImage": ({"required": {"images": ("IMAGE", {}), "filename_prefix": ("STRING", {"default": "ComfyUI"})}}, ()),
+    "CheckpointLoaderSimple": ({"required": {"ckpt_name": (CKPT_NAMES, {})}}, ()),
+    "CLIPTextEncode": ({"required": {"text": _TEXT, "clip": ("CLIP", {})}}, ()),
+    "EmptyLatentImage": ({"required": {"width": ("INT", {"default": 512, "min": 16, "max": 16384, "step": 8}),
+                                       "height": ("INT", {"default": 512, "min": 16, "max": 16384, "step": 8}),
+                                       "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096})}}, ()),
+    "KSampler": ({"required": {"model": ("MODEL", {}), "seed": _SEED, "steps": ("INT", {"default": 20, "min": 1, "max": 10000}),
+                               "cfg": ("FLOAT", {"default": 8.0, "min": 0.0, "max": 100.0, "step": 0.1}),
+                               "sampler_name": (["euler", "euler_ancestral", "dpmpp_2m"], {}),
+                               "scheduler": (["normal", "karras", "simple"], {}), "positive": ("CONDITIONING", {}),
+                               "negative": ("CONDITIONING", {}), "latent_image": ("LATENT", {}),
+                               "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})}}, ()),
+    "LoadImage": ({"required": {"image": (["a.png"], {"image_upload": True})}}, ("s", "image")),
+}
 
 
 @dataclass
@@ -39,6 +71,8 @@ class FakeHost:
     validations: int = 0
     max_depth: int = 0
     listener: Callable[[], None] | None = None
+    uncached_validations: int = 0
+    released: list[str] = field(default_factory=list)
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -48,8 +82,10 @@ class FakeHost:
         if self.listener:
             asyncio.get_running_loop().call_soon(self.listener)
 
-    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
         self.validations += 1
+        if not cached:
+            self.uncached_validations += 1
         errors = {nid: {"errors": [{"type": "invalid_class", "message": f"unknown node {n['class_type']}"}], "class_type": n["class_type"]}
                   for nid, n in prompt.items() if n["class_type"] not in KNOWN_NODES}
         if errors:
@@ -130,6 +166,12 @@ class FakeHost:
 
     def input_file_exists(self, name: str) -> bool:
         return name in self.input_files
+
+    def node_definitions(self) -> dict[str, NodeDef]:
+        return {ct: normalise_node(types, args) for ct, (types, args) in INPUT_TYPES.items()}
+
+    def release(self, prompt_ids: Iterable[str]) -> None:
+        self.released.extend(prompt_ids)
 
     # -- simulated worker ------------------------------------------------------------------
 

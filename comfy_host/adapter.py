@@ -1,0 +1,106 @@
+"""ComfyHost: the Host protocol over a live ComfyUI PromptServer, composed of one part per concern."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..batchgen.host import HostInfo, PromptLookup
+from ..batchgen.models import OutputFile
+from . import files
+from .history import HistoryTrimmer
+from .progress import ProgressRelay, install_send_hook, job_of
+from .queue import NativeQueue
+from .specs import NodeDefinitions, live_definitions
+
+
+def live_folders() -> files.Folders:
+    """ComfyUI's input/output/temp folders as they are now (set from the command line at startup)."""
+    import folder_paths
+
+    return files.Folders(Path(folder_paths.get_input_directory()), Path(folder_paths.get_output_directory()),
+                         Path(folder_paths.get_temp_directory()))
+
+
+class ComfyHost:
+    """Host implementation over a live ComfyUI PromptServer."""
+
+    def __init__(self, server: Any, history_keep: int = 20, folders: Callable[[], files.Folders] = live_folders) -> None:
+        self.server = server
+        self.native = NativeQueue(server)
+        self.history = HistoryTrimmer(server.prompt_queue, history_keep)
+        self.progress: ProgressRelay = install_send_hook(server, ProgressRelay)
+        self._definitions: NodeDefinitions = live_definitions()
+        self._folders = folders
+
+    # -- queue -----------------------------------------------------------------------------
+
+    def set_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the server loop after every native queue change."""
+        self.native.set_listener(callback)
+
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
+        """Validate with ComfyUI (cached per shape unless ``cached=False``); the outputs to execute."""
+        return await self.native.prepare(prompt, shape_key, cached=cached)
+
+    def enqueue(self, prompt_id: str, prompt: dict[str, Any], outputs: list[str], client_id: str, extra: Mapping[str, Any]) -> None:
+        """Put one prompt in the native queue, like POST /prompt; its progress is relayed from now on."""
+        self.progress.track(prompt_id, *job_of(client_id, extra))
+        try:
+            self.native.enqueue(prompt_id, prompt, outputs, client_id, extra)
+        except BaseException:
+            self.progress.forget(prompt_id)
+            raise
+
+    def lookup(self, prompt_ids: Iterable[str]) -> dict[str, PromptLookup]:
+        """Pending, running, done (with its outcome) or unknown, per prompt id."""
+        return self.native.lookup(prompt_ids)
+
+    def remove_pending(self, prompt_ids: Iterable[str]) -> set[str]:
+        """Delete those of our prompts that have not started yet."""
+        removed = self.native.remove_pending(prompt_ids)
+        for pid in removed:
+            self.progress.forget(pid)
+        return removed
+
+    def interrupt(self, prompt_id: str) -> bool:
+        """Interrupt only if this prompt is the one running."""
+        return self.native.interrupt(prompt_id)
+
+    def release(self, prompt_ids: Iterable[str]) -> None:
+        """Outcomes committed: stop relaying and keep only the most recent ``history_keep`` of ours in ComfyUI's history."""
+        ids = list(prompt_ids)
+        for pid in ids:
+            self.progress.forget(pid)
+        self.history.release(ids)
+
+    def info(self) -> HostInfo:
+        """ComfyUI version, native queue depth, prompt-worker liveness."""
+        return self.native.info()
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None:
+        """Broadcast through ComfyUI's websocket (send_sync is thread-safe)."""
+        self.server.send_sync(event, data)
+
+    def node_definitions(self) -> Mapping[str, Any]:
+        """class_type → NodeDef (input specs) read from ComfyUI's node classes, cached briefly per class."""
+        return self._definitions
+
+    # -- files -----------------------------------------------------------------------------
+
+    def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
+        """Complete files on disk for every saving node's prefix, or None if any node has none."""
+        return files.find_outputs(self._folders().output, prefixes)
+
+    def delete_output_folder(self, subfolder: str) -> int:
+        """Delete a batch's output subfolder; refuses anything outside <output>/batchgen/."""
+        return files.delete_output_folder(self._folders().output, subfolder)
+
+    def remove_incomplete(self, prefixes: Mapping[str, str]) -> int:
+        """Delete truncated files an interrupted attempt left behind."""
+        return files.remove_incomplete(self._folders().output, prefixes)
+
+    def input_file_exists(self, name: str) -> bool:
+        """True for an existing file inside the input (or annotated output/temp) folder."""
+        return files.input_file_exists(self._folders(), name)

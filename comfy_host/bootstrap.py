@@ -1,0 +1,72 @@
+"""Wiring into a running ComfyUI: where our data lives, whether ComfyUI runs, install()."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..batchgen import ids
+
+log = logging.getLogger("batchgen.host")
+
+
+def system_user_dir() -> Path:
+    """<ComfyUI user dir>/__batchgen (not reachable through ComfyUI's /userdata routes)."""
+    import folder_paths
+
+    getter = getattr(folder_paths, "get_system_user_directory", None)
+    if getter is not None:
+        return Path(getter(ids.SYSTEM_USER_DIR_NAME))
+    return Path(folder_paths.get_user_directory()) / f"__{ids.SYSTEM_USER_DIR_NAME}"
+
+
+def output_directory() -> Path:
+    """ComfyUI's output folder."""
+    import folder_paths
+
+    return Path(folder_paths.get_output_directory())
+
+
+def comfy_running() -> bool:
+    """True when imported inside a running ComfyUI server."""
+    # Look, don't import: importing ComfyUI's server module outside a running ComfyUI would load all of it.
+    server = sys.modules.get("server")
+    prompt_server = getattr(server, "PromptServer", None)
+    return getattr(prompt_server, "instance", None) is not None
+
+
+def install(package_dir: Path, version: str) -> None:
+    """Wire the extension into the running PromptServer: routes now, store and dispatcher at startup."""
+    from server import PromptServer
+
+    from ..batchgen.config import Config
+    from ..batchgen.dispatcher import Dispatcher
+    from ..batchgen.registry import TemplateRegistry
+    from ..batchgen.service import BatchService
+    from ..batchgen.store import Store
+    from ..server_routes import register
+    from .adapter import ComfyHost
+
+    server = PromptServer.instance
+    config = Config.from_env()
+    user_dir = system_user_dir()
+    host = ComfyHost(server, history_keep=config.history_keep)
+    store = Store(user_dir / ids.DB_FILENAME, inline_reads=config.reads == "inline")
+    registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
+    dispatcher = Dispatcher(store, host, config)
+    service = BatchService(store, host, registry, dispatcher, config, version)
+    register(server.routes, service)
+
+    async def on_startup(_app: Any) -> None:
+        try:
+            await store.open()
+            await dispatcher.start()
+            log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
+        except Exception:
+            log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
+
+    server.app.on_startup.append(on_startup)
+    if config.debug:
+        logging.getLogger(ids.LOGGER_NAME).setLevel(logging.DEBUG)
