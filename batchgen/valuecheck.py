@@ -141,6 +141,14 @@ def _range_text(spec: InputSpec) -> str:
     return f"at least {low}" if low else f"at most {high}"
 
 
+def _close_matches(word: str, options: list[str]) -> list[str]:
+    """Up to three options about as close to ``word`` as the closest one (a typo names one file, not three)."""
+    scored = []
+    for option in difflib.get_close_matches(word, options, n=3, cutoff=0.6):
+        scored.append((difflib.SequenceMatcher(None, word, option).ratio(), option))
+    return [option for ratio, option in scored if ratio >= scored[0][0] - 0.03] if scored else []
+
+
 def _checker(target: _Target) -> Callable[[Any], _Problem | None] | None:
     """A function value → problem (or None when fine) for one target; None if nothing to check."""
     spec = target.spec
@@ -181,7 +189,7 @@ def _checker(target: _Target) -> Callable[[Any], _Problem | None] | None:
             if len(options) <= _SHORT_LIST:
                 listed = ", ".join(repr(o) for o in options) or "nothing (the list is empty)"
                 return _Problem(f"is not one of the choices of {target.label()}: {listed}", {"choices": list(options)})
-            close = difflib.get_close_matches(str(bad[0]), [str(o) for o in options], n=3, cutoff=0.6)
+            close = _close_matches(str(bad[0]), [str(o) for o in options])
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             return _Problem(f"is not one of the {len(options)} choices of {target.label()}{hint}",
                             {"choices_count": len(options), "close_matches": close})

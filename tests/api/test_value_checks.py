@@ -1,0 +1,47 @@
+"""Intake checks every job's values against the node inputs they reach, before anything is stored."""
+
+from __future__ import annotations
+
+import time
+
+from tests.fakehost import CKPT_NAMES
+
+API = "/batchgen/v1"
+
+
+async def batches_total(env) -> int:
+    return (await (await env.client.get(f"{API}/batches?limit=1")).json())["total"]
+
+
+async def test_width_over_the_text_card_max_in_job_500_is_a_400_and_nothing_is_stored(env):
+    jobs = [{"prompt": f"card {i}", "width": 256} for i in range(800)]
+    jobs[500]["width"] = 4104
+    resp = await env.client.post(f"{API}/batches", json={"template": "text-card", "jobs": jobs})
+    body = await resp.json()
+    assert resp.status == 400 and body["error"] == "invalid_param_value", body
+    assert "job 500" in body["message"] and "'width'" in body["message"] and "4096" in body["message"]
+    assert body["details"]["job"] == 500 and body["details"]["param"] == "width"
+    assert await batches_total(env) == 0
+
+
+async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow(env):
+    workflow = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
+                "2": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+                "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}}
+    jobs = [{"ckpt": CKPT_NAMES[i % 3]} for i in range(20)]
+    jobs[7]["ckpt"] = "sdxl.safetensor"
+    resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": workflow, "bindings": {"ckpt": "1.ckpt_name"}},
+                                                         "jobs": jobs})
+    body = await resp.json()
+    assert resp.status == 400 and body["details"]["job"] == 7 and body["details"]["param"] == "ckpt", body
+    assert "did you mean 'sdxl.safetensors'?" in body["message"]
+    assert await batches_total(env) == 0
+
+
+async def test_ten_thousand_distinct_valid_values_are_accepted_quickly(env):
+    jobs = [{"prompt": f"card {i}", "width": 64 + i % 4000, "height": 64 + i % 3000} for i in range(10_000)]
+    start = time.perf_counter()
+    resp = await env.client.post(f"{API}/batches", json={"template": "text-card", "jobs": jobs})
+    elapsed = time.perf_counter() - start
+    assert resp.status == 201, await resp.json()
+    assert elapsed < 5.0, elapsed  # the whole request incl. the store; the check itself is timed in tests/unit
