@@ -1,37 +1,20 @@
-"""ComfyUI V3 nodes of BatchGen. Imported only inside a running ComfyUI (from comfy_entrypoint)."""
+"""ComfyUI V3 nodes of BatchGen, and the text-card renderer the demo node draws with.
+
+Importing this package imports no ComfyUI code, so ``nodes.textcard`` (pure Pillow) is tested
+without ComfyUI; the node classes load from ``nodes.extension`` when ComfyUI asks for them.
+"""
 
 from __future__ import annotations
 
-import logging
-
-from ..batchgen import ids
-from ._comfy import ComfyExtension, io
-from .demo import BatchGenTextCard
-from .inputs import BatchGenInputFloat, BatchGenInputImage, BatchGenInputInt, BatchGenInputText
-
-log = logging.getLogger("batchgen.nodes")
-
-# node_id values are string literals in each schema (ComfyUI-Manager finds them by static scan);
-# they must equal the permanent ids in batchgen/ids.py, which get_node_list checks.
-NODES: tuple[type[io.ComfyNode], ...] = (
-    BatchGenInputText,
-    BatchGenInputInt,
-    BatchGenInputFloat,
-    BatchGenInputImage,
-    BatchGenTextCard,
-)
-EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD}
-
-
-class BatchGenExtension(ComfyExtension):
-    """Registers the BatchGen nodes with ComfyUI."""
-
-    async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        """The node classes (input parameters and the text-card demo)."""
-        found = {node.define_schema().node_id for node in NODES}
-        if found != EXPECTED_IDS:
-            log.error("[batchgen] node ids %s differ from batchgen/ids.py %s", sorted(found), sorted(EXPECTED_IDS))
-        return list(NODES)
-
+from typing import Any
 
 __all__ = ["BatchGenExtension", "NODES"]
+
+
+def __getattr__(name: str) -> Any:
+    """BatchGenExtension / NODES, loaded on first use (they import ComfyUI's V3 API)."""
+    if name in __all__:
+        from . import extension
+
+        return getattr(extension, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from ..batchgen import ids
-from ..batchgen.textcard import render_text_card
 from ._comfy import io
+from .textcard import render_text_card
 
 
 class BatchGenTextCard(io.ComfyNode):

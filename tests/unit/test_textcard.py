@@ -6,19 +6,39 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from batchgen_ext.batchgen import textcard
-from batchgen_ext.batchgen.textcard import find_fonts, font_report, render_text_card
+from batchgen_ext.nodes import textcard
+from batchgen_ext.nodes.textcard import find_fonts, font_report, render_text_card
 from PIL import Image, ImageChops
 
 MIXED = "Hello world — 中文 日本語 한국어 😀🚀 café"
+ROOT = Path(__file__).resolve().parents[2]
 NOTDEF = "\U0010fffd"  # private use code point that no normal font has: draws the .notdef box
 
 
+# Simulates other machines: BATCHGEN_TEST_FONTS=none (no fonts at all) or latin (only DejaVu Sans, a fresh Debian).
+SIMULATED_FONTS = os.environ.get("BATCHGEN_TEST_FONTS", "")
+LATIN_FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf")
+
+
 @pytest.fixture(autouse=True)
-def fresh_font_cache():
+def fresh_font_cache(monkeypatch, tmp_path_factory):
     """Each test sees the fonts of its own environment; later tests see the real ones again."""
+    if SIMULATED_FONTS:
+        dirs = []
+        if SIMULATED_FONTS == "latin":
+            folder = tmp_path_factory.getbasetemp() / "latin-only-fonts"
+            folder.mkdir(exist_ok=True)
+            for path in LATIN_FONT_CANDIDATES:
+                if os.path.isfile(path) and not (folder / os.path.basename(path)).exists():
+                    shutil.copy(path, folder)
+            dirs = [folder]
+        monkeypatch.setattr(textcard, "_system_font_dirs", lambda: list(dirs))
+        monkeypatch.delenv("BATCHGEN_FONT", raising=False)
+        monkeypatch.delenv("BATCHGEN_FONT_DIRS", raising=False)
     find_fonts.cache_clear()
     yield
     find_fonts.cache_clear()
@@ -238,6 +258,7 @@ def test_missing_cjk_font_warns_once_and_draws_boxes(monkeypatch, caplog):
     monkeypatch.setenv("BATCHGEN_FONT", font)
     monkeypatch.delenv("BATCHGEN_FONT_DIRS", raising=False)
     find_fonts.cache_clear()
+    caplog.clear()  # latin_only_font() itself may have warned about the machine's own fonts
     with caplog.at_level(logging.WARNING, logger="batchgen"):
         render_text_card("中文", 160, 160)
         render_text_card("한국어", 160, 160)
@@ -282,3 +303,13 @@ def test_glyph_lookup_agrees_with_what_freetype_draws():
     for face in chain:
         for char in "Aé€中あ한🚀😀":
             assert textcard._has_glyph(face, char) == textcard._differs_from_notdef(face, char), (face.name, char)
+
+
+@pytest.mark.skipif(bool(SIMULATED_FONTS), reason="already simulating")
+@pytest.mark.parametrize("fonts", ["none", "latin"])
+def test_this_file_passes_on_machines_with_fewer_fonts(fonts):
+    # The README's test command must pass on a fresh machine: without any font, or with only DejaVu Sans.
+    env = {**os.environ, "BATCHGEN_TEST_FONTS": fonts}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
