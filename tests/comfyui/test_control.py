@@ -94,18 +94,22 @@ def test_someone_else_clearing_the_queue_or_interrupting_loses_nothing(comfy):
 
 
 def test_a_failing_job_fails_alone_with_its_error(comfy):
-    template = sleep_template(0.0)
-    template["bindings"]["height"] = "1.height"
-    # A negative height passes the once-per-shape validation (done with the first job) and fails in the node.
+    # Out-of-range values are refused at intake now; a file that exists but is no image fails only in the node.
+    from PIL import Image
+
+    for name, colour in (("good-1.png", "red"), ("good-2.png", "blue")):
+        Image.new("RGB", (8, 8), colour).save(comfy.input_dir / name)
+    (comfy.input_dir / "broken.png").write_bytes(b"this is not a PNG")
+    template = {"workflow": {"1": {"class_type": "BatchGenInputImage", "inputs": {"name": "image", "value": "good-1.png"}},
+                             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "bad"}}}}
     status, batch = comfy.post(f"{API}/batches", {"name": "one bad", "template": template,
-                                                  "jobs": [{"height": 16, "seconds": 0.001}, {"height": -5, "seconds": 0.002},
-                                                           {"height": 8, "seconds": 0.003}]})
+                                                  "jobs": [{"image": "good-1.png"}, {"image": "broken.png"}, {"image": "good-2.png"}]})
     assert status == 201, batch
     done = comfy.wait_batch(batch["id"])
     assert done["status"] == "partial" and done["counts"] == {**done["counts"], "succeeded": 2, "failed": 1}
     bad = comfy.all_jobs(batch["id"])[1]
     assert bad["status"] == "failed" and bad["attempts"] == 1  # deterministic: not retried
-    assert bad["error"]["node_id"] == "1" and bad["error"]["node_type"] == "StubImage" and bad["error"]["exception_type"]
+    assert bad["error"]["node_id"] == "1" and bad["error"]["node_type"] == "BatchGenInputImage" and bad["error"]["exception_type"]
     status, body = comfy.post(f"{API}/jobs/{bad['id']}/retry", {})
     assert status == 200 and body["status"] == "pending"
 
