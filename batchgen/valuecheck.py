@@ -46,6 +46,7 @@ class NodeDef:
     inputs: Mapping[str, InputSpec]
     self_checked: frozenset[str] = frozenset()
     checks_all: bool = False  # its validate function takes **kwargs
+    output: bool = False  # an output node (OUTPUT_NODE): ComfyUI validates and runs only what outputs need
 
     def skips(self, name: str) -> bool:
         """True where ComfyUI leaves min/max/combo checks to the node's own validate function."""
@@ -78,13 +79,14 @@ def normalise_input(raw: Any) -> InputSpec:
                      bool(extra.get("multiline", False)), bool(extra.get("multiselect", False)))
 
 
-def normalise_node(input_types: Mapping[str, Any], validate_args: Sequence[str] = (), validate_kwargs: bool = False) -> NodeDef:
-    """A class's INPUT_TYPES() result (required + optional) and its validate function's signature as a NodeDef."""
+def normalise_node(input_types: Mapping[str, Any], validate_args: Sequence[str] = (), validate_kwargs: bool = False,
+                   output: bool = False) -> NodeDef:
+    """A class's INPUT_TYPES() result (required + optional), its validate function's signature and OUTPUT_NODE as a NodeDef."""
     inputs: dict[str, InputSpec] = {}
     for section in ("required", "optional"):
         for name, raw in (input_types.get(section) or {}).items():
             inputs[name] = normalise_input(raw)
-    return NodeDef(inputs, frozenset(validate_args), validate_kwargs)
+    return NodeDef(inputs, frozenset(validate_args), validate_kwargs, output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,23 @@ class _Problem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeDef]) -> list[_Target]:
+def _needed_nodes(workflow: Mapping[str, Any], node_defs: Mapping[str, NodeDef]) -> set[str] | None:
+    """Nodes some output node depends on (what ComfyUI validates and runs); None when no output node is known."""
+    stack = [str(nid) for nid, node in workflow.items()
+             if (d := node_defs.get(node.get("class_type", ""))) is not None and d.output]
+    if not stack:
+        return None
+    needed: set[str] = set()
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed:
+            continue
+        needed.add(node_id)
+        stack.extend(v[0] for v in ((workflow.get(node_id) or {}).get("inputs") or {}).values() if _is_link(v))
+    return needed
+
+
+def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeDef], needed: set[str] | None) -> list[_Target]:
     """Every checkable node input this binding's values reach (direct slots and through our Input nodes)."""
     workflow = template.workflow
     found: list[_Target] = []
@@ -119,6 +137,8 @@ def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeD
         node_def = node_defs.get(class_type)
         if (node_id, name) in seen or node_def is None or name not in node_def.inputs or node_def.skips(name):
             return  # unknown classes and inputs are ComfyUI's validation's business
+        if needed is not None and node_id not in needed:
+            return  # a node no output needs never runs: ComfyUI does not check it either
         seen.add((node_id, name))
         found.append(_Target(node_id, class_type, name, node_def.inputs[name], linked))
 
@@ -203,8 +223,9 @@ def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mappin
 
     ``specs`` are the expanded jobs (``.params``: name → value), in job-index order.
     """
+    needed = _needed_nodes(template.workflow, node_defs)
     for name, binding in template.bindings.items():
-        checks = [(t, c) for t in _targets(template, binding, node_defs) if (c := _checker(t)) is not None]
+        checks = [(t, c) for t in _targets(template, binding, node_defs, needed) if (c := _checker(t)) is not None]
         if not checks:
             continue
         first_job: dict[Any, int] = {}

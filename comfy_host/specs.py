@@ -41,7 +41,7 @@ def validate_signature(cls: type) -> tuple[tuple[str, ...], bool]:
 def describe_class(cls: type) -> NodeDef:
     """One node class as a NodeDef."""
     args, kwargs = validate_signature(cls)
-    return normalise_node(cls.INPUT_TYPES(), args, kwargs)
+    return normalise_node(cls.INPUT_TYPES(), args, kwargs, output=getattr(cls, "OUTPUT_NODE", False) is True)
 
 
 class NodeDefinitions(Mapping[str, NodeDef]):

@@ -168,7 +168,7 @@ class FakeHost:
         return name in self.input_files
 
     def node_definitions(self) -> dict[str, NodeDef]:
-        return {ct: normalise_node(types, args) for ct, (types, args) in INPUT_TYPES.items()}
+        return {ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}
 
     def release(self, prompt_ids: Iterable[str]) -> None:
         self.released.extend(prompt_ids)

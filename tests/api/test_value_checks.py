@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.fakehost import CKPT_NAMES
+from tests.unit.test_valuecheck import CHECKPOINT
 
 API = "/batchgen/v1"
 
@@ -25,9 +26,7 @@ async def test_width_over_the_text_card_max_in_job_500_is_a_400_and_nothing_is_s
 
 
 async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow(env):
-    workflow = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
-                "2": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
-                "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}}
+    workflow = CHECKPOINT
     jobs = [{"ckpt": CKPT_NAMES[i % 3]} for i in range(20)]
     jobs[7]["ckpt"] = "sdxl.safetensor"
     resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": workflow, "bindings": {"ckpt": "1.ckpt_name"}},

@@ -11,9 +11,9 @@ from batchgen_ext.batchgen.expansion import JobSpec
 from batchgen_ext.batchgen.templates import build_template
 from batchgen_ext.batchgen.valuecheck import InputSpec, check_job_values, normalise_input, normalise_node
 
-from tests.fakehost import CKPT_NAMES, INPUT_TYPES
+from tests.fakehost import CKPT_NAMES, INPUT_TYPES, OUTPUT_NODES
 
-DEFS = {ct: normalise_node(types, args) for ct, (types, args) in INPUT_TYPES.items()}
+DEFS = {ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}
 TEXT_CARD = {
     "1": {"class_type": "BatchGenInputText", "inputs": {"name": "prompt", "value": "hi"}},
     "2": {"class_type": "BatchGenInputInt", "inputs": {"name": "seed", "value": 0}},
@@ -27,6 +27,13 @@ CHECKPOINT = {
     "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
     "2": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
     "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
+    "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["1", 1]}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
+    "6": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "positive": ["4", 0], "negative": ["4", 0], "latent_image": ["5", 0],
+                                               "seed": 1, "steps": 20, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
+                                               "denoise": 1.0}},
+    "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
+    "8": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": "y"}},
 }
 
 
@@ -133,6 +140,19 @@ def test_unknown_classes_and_inputs_are_left_to_comfyui():
     workflow = {"1": {"class_type": "Mystery", "inputs": {"x": 1}}, "2": {"class_type": "EmptyImage", "inputs": {"other": 1}}}
     template = build_template(workflow, {"x": "1.x", "o": "2.other"}, autodetect=False)
     check_job_values(template, [JobSpec({"x": 10**9, "o": -5}, None)], DEFS)
+
+
+def test_nodes_no_output_needs_are_not_checked_like_comfyui():
+    workflow = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
+                "2": CHECKPOINT["2"], "3": CHECKPOINT["3"],
+                "4": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}}}
+    template = build_template(workflow, {"ckpt": "1.ckpt_name", "w": "4.width", "w2": "2.width"}, autodetect=False)
+    # Neither the loader nor node 4 feeds the SaveImage: ComfyUI never validates or runs them.
+    check_job_values(template, [JobSpec({"ckpt": "nope", "w": 10**6}, None)], DEFS)
+    assert rejected(template, jobs("w2", [10**6])).details["node_id"] == "2"
+    # Without any known output node, everything is checked.
+    no_outputs = {ct: d for ct, d in DEFS.items() if not d.output}
+    assert rejected(template, jobs("ckpt", ["nope"]), no_outputs).details["param"] == "ckpt"
 
 
 def test_jobs_without_the_parameter_use_the_validated_default():
