@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from batchgen_ext.nodes import textcard
-from batchgen_ext.nodes.textcard import find_fonts, font_report, render_text_card
+from batchgen_ext.nodes.textcard import faces, find_fonts, font_report, fonts, render_text_card
 from PIL import Image, ImageChops
 
 MIXED = "Hello world — 中文 日本語 한국어 😀🚀 café"
@@ -36,7 +35,7 @@ def fresh_font_cache(monkeypatch, tmp_path_factory):
                 if os.path.isfile(path) and not (folder / os.path.basename(path)).exists():
                     shutil.copy(path, folder)
             dirs = [folder]
-        monkeypatch.setattr(textcard, "_system_font_dirs", lambda: list(dirs))
+        monkeypatch.setattr(fonts, "_system_font_dirs", lambda: list(dirs))
         monkeypatch.delenv("BATCHGEN_FONT", raising=False)
         monkeypatch.delenv("BATCHGEN_FONT_DIRS", raising=False)
     find_fonts.cache_clear()
@@ -92,7 +91,7 @@ def installed_by_fontconfig(script: str) -> bool:
     if not fc_list:
         return False
     out = subprocess.run([fc_list, FONTCONFIG_QUERY[script], "file"], capture_output=True, text=True, timeout=60).stdout
-    roots = [str(d) for d in textcard._system_font_dirs()]
+    roots = [str(d) for d in fonts._system_font_dirs()]
     return any(line.split(":")[0].startswith(tuple(roots)) for line in out.splitlines() if roots)
 
 
@@ -247,14 +246,14 @@ def test_font_report_names_the_fonts():
 def latin_only_font() -> str:
     """Path of an installed font without CJK glyphs, or skip."""
     latin = font_report()["latin"]
-    if not latin or not latin["path"] or textcard._has_glyph(textcard.FontFace(latin["path"], latin["index"]), "中"):
+    if not latin or not latin["path"] or faces._has_glyph(faces.FontFace(latin["path"], latin["index"]), "中"):
         pytest.skip("needs a Latin-only font such as DejaVu Sans (Debian: fonts-dejavu-core)")
     return latin["path"]
 
 
 def test_missing_cjk_font_warns_once_and_draws_boxes(monkeypatch, caplog):
     font = latin_only_font()
-    monkeypatch.setattr(textcard, "_system_font_dirs", lambda: [])
+    monkeypatch.setattr(fonts, "_system_font_dirs", lambda: [])
     monkeypatch.setenv("BATCHGEN_FONT", font)
     monkeypatch.delenv("BATCHGEN_FONT_DIRS", raising=False)
     find_fonts.cache_clear()
@@ -276,7 +275,7 @@ def test_missing_cjk_font_warns_once_and_draws_boxes(monkeypatch, caplog):
 def test_font_dirs_env_adds_fonts(monkeypatch):
     require_script("chinese")
     cjk_dir = os.path.dirname(font_report()["cjk"]["path"])
-    monkeypatch.setattr(textcard, "_system_font_dirs", lambda: [])
+    monkeypatch.setattr(fonts, "_system_font_dirs", lambda: [])
     monkeypatch.delenv("BATCHGEN_FONT", raising=False)
     monkeypatch.setenv("BATCHGEN_FONT_DIRS", os.pathsep.join(["/nonexistent-batchgen-fonts", cjk_dir]))
     find_fonts.cache_clear()
@@ -284,7 +283,7 @@ def test_font_dirs_env_adds_fonts(monkeypatch):
 
 
 def test_no_fonts_at_all_falls_back_to_builtin(monkeypatch, caplog):
-    monkeypatch.setattr(textcard, "_system_font_dirs", lambda: [])
+    monkeypatch.setattr(fonts, "_system_font_dirs", lambda: [])
     monkeypatch.delenv("BATCHGEN_FONT", raising=False)
     monkeypatch.delenv("BATCHGEN_FONT_DIRS", raising=False)
     find_fonts.cache_clear()
@@ -302,14 +301,14 @@ def test_glyph_lookup_agrees_with_what_freetype_draws():
         pytest.skip("no fonts installed")
     for face in chain:
         for char in "Aé€中あ한🚀😀":
-            assert textcard._has_glyph(face, char) == textcard._differs_from_notdef(face, char), (face.name, char)
+            assert faces._has_glyph(face, char) == faces._differs_from_notdef(face, char), (face.name, char)
 
 
 @pytest.mark.skipif(bool(SIMULATED_FONTS), reason="already simulating")
-@pytest.mark.parametrize("fonts", ["none", "latin"])
-def test_this_file_passes_on_machines_with_fewer_fonts(fonts):
+@pytest.mark.parametrize("simulated", ["none", "latin"])
+def test_this_file_passes_on_machines_with_fewer_fonts(simulated):
     # The README's test command must pass on a fresh machine: without any font, or with only DejaVu Sans.
-    env = {**os.environ, "BATCHGEN_TEST_FONTS": fonts}
+    env = {**os.environ, "BATCHGEN_TEST_FONTS": simulated}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
