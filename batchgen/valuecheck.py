@@ -218,40 +218,59 @@ def _checker(target: _Target) -> Callable[[Any], _Problem | None] | None:
     return None
 
 
+def _distinct_values(name: str, specs: Sequence[Any]) -> tuple[list[tuple[Any, int]], int | None]:
+    """([(value, first job index)] in job order, index of the first job without this parameter or None)."""
+    first_job: dict[Any, int] = {}
+    unhashable: list[tuple[Any, int]] = []
+    missing: int | None = None
+    for index, spec in enumerate(specs):
+        params = spec.params
+        if name not in params:
+            if missing is None:
+                missing = index
+            continue
+        value = params[name]
+        try:
+            if value not in first_job:
+                first_job[value] = index
+        except TypeError:
+            unhashable.append((value, index))
+    values = list(first_job.items())
+    if unhashable:
+        values = sorted(values + unhashable, key=lambda item: item[1])
+    return values, missing
+
+
+def _workflow_value(template: Template, binding: Binding) -> Any:
+    """The literal a job without this parameter runs with (what the workflow holds in the first slot)."""
+    slot = binding.slots[0]
+    value = ((template.workflow.get(slot.node_id) or {}).get("inputs") or {}).get(slot.input)
+    return None if value is None or _is_link(value) else value
+
+
 def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mapping[str, NodeDef]) -> None:
     """Raise ApiError 400 ``invalid_param_value`` for the first job value its node input would reject.
 
-    ``specs`` are the expanded jobs (``.params``: name → value), in job-index order.
+    ``specs`` are the expanded jobs (``.params``: name → value), in job-index order. Jobs without a
+    parameter run with the workflow's own value; it is checked too, since a value that reaches a node
+    through an Input node's link is never range-checked by ComfyUI.
     """
     needed = _needed_nodes(template.workflow, node_defs)
     for name, binding in template.bindings.items():
         checks = [(t, c) for t in _targets(template, binding, node_defs, needed) if (c := _checker(t)) is not None]
         if not checks:
             continue
-        first_job: dict[Any, int] = {}
-        unhashable: list[tuple[Any, int]] = []
-        for index, spec in enumerate(specs):
-            params = spec.params
-            if name not in params:
-                continue
-            value = params[name]
-            try:
-                if value not in first_job:
-                    first_job[value] = index
-            except TypeError:
-                unhashable.append((value, index))
-        # Distinct values in order of first appearance: the first problem found is the earliest job's.
-        bad: tuple[int, Any, _Target, _Problem] | None = None
-        for value, index in sorted([*first_job.items(), *unhashable], key=lambda item: item[1]) if unhashable else first_job.items():
+        values, missing = _distinct_values(name, specs)
+        default = _workflow_value(template, binding) if missing is not None else None
+        if default is not None:
+            values = sorted([*values, (default, missing)], key=lambda item: item[1])
+        # In job order: the first problem found is the earliest job's.
+        for value, index in values:
             for target, check in checks:
                 problem = check(value)
-                if problem is not None:
-                    bad = (index, value, target, problem)
-                    break
-            if bad is not None:
-                break
-        if bad is not None:
-            index, value, target, problem = bad
-            raise ApiError(400, "invalid_param_value", f"job {index}: parameter {name!r} = {value!r} {problem.message}",
-                           {"job": index, "param": name, "value": _json_safe(value), "node_id": target.node_id,
-                            "class_type": target.class_type, "input": target.input, **problem.details})
+                if problem is None:
+                    continue
+                origin = " (the workflow's own value)" if index == missing and value is default else ""
+                raise ApiError(400, "invalid_param_value", f"job {index}: parameter {name!r} = {value!r}{origin} {problem.message}",
+                               {"job": index, "param": name, "value": _json_safe(value), "node_id": target.node_id,
+                                "class_type": target.class_type, "input": target.input, **problem.details})

@@ -155,8 +155,14 @@ def test_nodes_no_output_needs_are_not_checked_like_comfyui():
     assert rejected(template, jobs("ckpt", ["nope"]), no_outputs).details["param"] == "ckpt"
 
 
-def test_jobs_without_the_parameter_use_the_validated_default():
+def test_jobs_without_the_parameter_run_with_the_workflow_value_which_is_checked_too():
     check_job_values(build_template(TEXT_CARD), [JobSpec({"prompt": "a"}, None)] * 3, DEFS)
+    workflow = {**TEXT_CARD, "3": {"class_type": "BatchGenInputInt", "inputs": {"name": "width", "value": 5000}}}
+    template = build_template(workflow)
+    # ComfyUI validates the Input node's own range only; 5000 would reach the text card unchecked.
+    err = rejected(template, [JobSpec({"width": 256}, None), JobSpec({"prompt": "x"}, None)])
+    assert err.details["job"] == 1 and err.details["value"] == 5000 and "the workflow's own value" in err.message
+    check_job_values(template, [JobSpec({"width": 256}, None)], DEFS)
 
 
 def test_normalise_input_types():
