@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -331,11 +332,16 @@ def coerce_value(binding: Binding, value: Any) -> Any:
         if ptype == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
+            if isinstance(value, str) and len(value) > 40:  # int("9" * 5000) is slow and no node takes it
+                raise ValueError
             return int(value)
         if ptype == "float":
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # NaN/inf cannot be sent back as JSON
+                raise ValueError
+            return number
         if ptype == "bool":
             if isinstance(value, bool):
                 return value
@@ -343,7 +349,7 @@ def coerce_value(binding: Binding, value: Any) -> Any:
         if isinstance(value, (dict, list)) or value is None:
             raise ValueError
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         article = "an" if ptype[0] in "aeiou" else "a"
         raise bad_request("invalid_param_value", f"parameter {name!r} expects {article} {ptype} value, got {value!r}", param=name) from None
 

@@ -37,6 +37,7 @@ class FakeHost:
     history: dict[str, JobOutcome] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     validations: int = 0
+    uncached_validations: int = 0
     max_depth: int = 0
     listener: Callable[[], None] | None = None
 
@@ -48,8 +49,9 @@ class FakeHost:
         if self.listener:
             asyncio.get_running_loop().call_soon(self.listener)
 
-    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
         self.validations += 1
+        self.uncached_validations += 0 if cached else 1
         errors = {nid: {"errors": [{"type": "invalid_class", "message": f"unknown node {n['class_type']}"}], "class_type": n["class_type"]}
                   for nid, n in prompt.items() if n["class_type"] not in KNOWN_NODES}
         if errors:
