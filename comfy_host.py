@@ -145,12 +145,12 @@ class ComfyHost:
         if manager is not None:
             manager.apply_replacements(prompt)
 
-    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
         """Validate once per template shape (as POST /prompt would) and return the outputs to execute."""
-        cached = self._validated.get(shape_key)
-        if cached is not None:
+        known = self._validated.get(shape_key) if cached else None
+        if known is not None:
             self._validated.move_to_end(shape_key)
-            return cached
+            return known
         import execution
 
         candidate = copy.deepcopy(prompt)  # validation coerces values in place

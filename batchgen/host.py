@@ -60,8 +60,8 @@ class Host(Protocol):
     def set_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (thread-safe, on the server loop) whenever the host queue changes."""
 
-    async def prepare(self, prompt: dict[str, Any], shape_key: str) -> list[str]:
-        """Validate (cached by shape) and return the output node ids to execute; raises HostValidationError."""
+    async def prepare(self, prompt: dict[str, Any], shape_key: str, *, cached: bool = True) -> list[str]:
+        """Validate (cached by shape unless cached=False) and return the output node ids to execute; raises HostValidationError."""
 
     def enqueue(self, prompt_id: str, prompt: dict[str, Any], outputs: list[str], client_id: str, extra: Mapping[str, Any]) -> None:
         """Put one prompt at the back of the host's native queue."""
