@@ -7,6 +7,7 @@ paths and wrong methods under /batchgen/ with our JSON 404/405.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -149,7 +150,9 @@ def make_handler(route: Route, service: BatchService) -> Callable[[web.Request],
 def register(routes: web.RouteTableDef, service: BatchService, table: list[Route]) -> None:
     """Mount every route of the table, then the catch-all for everything else under the prefix."""
     for route in table:
-        routes.route(route.method, API_PREFIX + route.path)(make_handler(route, service))
+        # routes.get also answers HEAD (aiohttp's allow_head), as the hand-written routes did.
+        add = routes.get if route.method == "GET" else functools.partial(routes.route, route.method)
+        add(API_PREFIX + route.path)(make_handler(route, service))
     patterns = [(route.pattern(), route.method) for route in table]
 
     async def unknown(request: web.Request) -> web.StreamResponse:

@@ -300,7 +300,8 @@ def test_coerce_value_accepts_convertible_values(ptype, value, expected):
 @pytest.mark.parametrize(
     ("ptype", "value"),
     [("int", "many"), ("int", 2.5), ("int", True), ("int", None), ("int", [1]), ("float", "fast"), ("float", False),
-     ("bool", "yes"), ("bool", 1), ("text", None), ("text", {"a": 1}), ("text", ["a"])],
+     ("bool", "yes"), ("bool", 1), ("text", None), ("text", {"a": 1}), ("text", ["a"]),
+     ("float", float("nan")), ("float", float("inf")), ("float", "1e400"), ("float", "-inf"), ("float", 10**400), ("int", "9" * 5000)],
 )
 def test_coerce_value_error_names_the_parameter(ptype, value):
     with pytest.raises(ApiError) as err:
