@@ -147,6 +147,7 @@ def parse_query(model: type[M], query: Mapping[str, str]) -> M:
         values = query.getall(key) if hasattr(query, "getall") else [query[key]]  # type: ignore[attr-defined]
         value = values[-1]
         data[key] = [v.strip() for v in value.split(",") if v.strip()] if _is_list(model, key) else value
+    check_plain(data)  # e.g. %ED%A0%80 decodes to a lone surrogate
     try:
         return model.model_validate(data)
     except ValidationError as exc:

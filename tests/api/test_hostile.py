@@ -153,3 +153,11 @@ async def test_float_parameter_strings_that_overflow_are_400(env):
     for value in ("1e400", "nan", 10**400):
         resp = await post(env, "/batches", {"template": {"workflow": wf}, "jobs": [{"strength": value}]})
         assert (await error_of(resp, 400))["error"] == "invalid_param_value"
+
+
+async def test_odd_unicode_in_paths_and_queries_is_4xx(env):
+    for path in ("/batches/%ED%A0%80", "/batches/a%00b/jobs", "/templates/%ED%A0%80", "/jobs/%ED%A0%80",
+                 "/batches?status=%ED%A0%80", "/batches?limit=%ED%A0%80"):
+        resp = await env.client.get(API + path)
+        assert 400 <= resp.status < 500, (path, resp.status, await resp.text())
+        assert (await resp.json())["error"]
