@@ -104,18 +104,19 @@ class IntakeMixin:
     async def create_batch(self, body: BatchRequest | Mapping[str, Any], idempotency_key: str | None = None) -> tuple[Batch, bool]:
         """Expand, validate and store a batch; returns (batch, created)."""
         req = parse_request(BatchRequest, body, lambda: self._param_names(body))
-        return await self._create(req, self.resolve_template(req.template), idempotency_key)
+        fingerprint, existing = await self._replayed(req, idempotency_key)
+        if existing is not None:
+            return existing, False
+        return await self._create(req, self.resolve_template(req.template), idempotency_key, fingerprint)
 
-    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None,
-                      fingerprint_of: GenerateRequest | None = None) -> tuple[Batch, bool]:
-        # Hashing and expanding 10,000 jobs takes tens of ms: done in a thread so the event loop
-        # (all of ComfyUI's HTTP and websocket traffic) keeps answering meanwhile.
-        source = fingerprint_of if fingerprint_of is not None else req
-        fingerprint = await asyncio.to_thread(lambda: request_hash(source.model_dump(mode="json", exclude_unset=True)))
-        if idempotency_key is not None:
-            existing = await self._replay(idempotency_key, fingerprint)
-            if existing is not None:
-                return existing, False
+    async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
+        """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""
+        # Hashing 10,000 jobs takes tens of ms: done in a thread so the event loop keeps answering meanwhile.
+        fingerprint = await asyncio.to_thread(lambda: request_hash(req.model_dump(mode="json", exclude_unset=True)))
+        existing = await self._replay(idempotency_key, fingerprint) if idempotency_key is not None else None
+        return fingerprint, existing
+
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
         rows = req.model_dump(exclude_unset=True, exclude={"template"})
         specs = await asyncio.to_thread(expand, rows, template, self.config.limits)
         await self._check_images(template, specs)
@@ -162,9 +163,13 @@ class IntakeMixin:
             top["prompt"] = req.prompt
         if req.negative_prompt is not None:
             top["negative"] = req.negative_prompt
+        fingerprint, existing = await self._replayed(req, idempotency_key)
+        if existing is not None:
+            jobs, _ = await self.store.list_jobs(existing.id, limit=1)
+            return existing, False, jobs[0]
         fields = req.model_dump(exclude_unset=True, include={"name", "seed", "priority", "max_attempts"})
         batch_req = BatchRequest.model_validate({"template": "-", "name": req.name, **fields, "params": {**(req.params or {}), **top}})
-        batch, created = await self._create(batch_req, template, idempotency_key, fingerprint_of=req)
+        batch, created = await self._create(batch_req, template, idempotency_key, fingerprint)
         jobs, _ = await self.store.list_jobs(batch.id, limit=1)
         return batch, created, jobs[0]
 
