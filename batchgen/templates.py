@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
+from .api_parse import unknown_field
 from .errors import bad_request
 
 PARAM_TYPES = ("text", "int", "float", "bool", "image")
@@ -34,6 +35,7 @@ _SEED_INPUTS = ("seed", "noise_seed")
 _TEXT_INPUTS = ("text", "prompt", "text_g", "t5xxl")
 _CONDITIONING_PASSTHROUGH = ("conditioning", "conditioning_to", "conditioning_1", "positive", "guider")
 _LOAD_IMAGE_TYPES = {"LoadImage"}
+_BINDING_FIELDS = ("slots", "slot", "type", "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,9 @@ def bindings_from_map(workflow: Mapping[str, Any], mapping: Any) -> dict[str, Bi
             raise bad_request("invalid_binding", f"parameter name {name!r} must use letters, digits, _ . -")
         ptype = default = None
         if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in _BINDING_FIELDS]
+            if unknown:
+                raise unknown_field(str(unknown[0]), f"bindings.{name}", _BINDING_FIELDS)
             raw_slots = spec.get("slots", spec.get("slot"))
             ptype = spec.get("type")
             default = spec.get("default")
