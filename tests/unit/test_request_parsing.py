@@ -19,7 +19,7 @@ CARD = TemplateRegistry(ROOT / "workflows", None).get("text-card")
 LIMITS = Limits(max_jobs=200, max_repeat=50)
 BODY_MODELS = [m.BatchRequest, m.GenerateRequest, m.TemplateRequest, m.PriorityRequest, m.EmptyBody]
 QUERY_MODELS = [m.BatchListQuery, m.JobListQuery, m.DeleteQuery, m.EventsQuery]
-SETTINGS = settings(max_examples=80, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**53, max_value=2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12))
