@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .api_models import PriorityRequest
+from .api_parse import parse_request
 from .dispatcher import batch_event
-from .errors import bad_request, conflict, not_found
-from .intake import _int_field
+from .errors import conflict, not_found
 from .models import Batch, Job, JobStatus
 
 if TYPE_CHECKING:
@@ -70,11 +71,7 @@ class ControlMixin:
     async def set_priority(self, batch_id: str, body: Any) -> Batch:
         """Change a batch's priority (takes effect at the next feed)."""
         await self._active_batch(batch_id)
-        if not isinstance(body, dict):
-            raise bad_request("invalid_body", "expected a JSON object")
-        priority = _int_field(body, "priority", 0, -1000, 1000) if "priority" in body else None
-        if priority is None:
-            raise bad_request("invalid_priority", "give priority: an integer from -1000 to 1000")
+        priority = parse_request(PriorityRequest, body).priority
         await self.store.set_batch_flags(batch_id, priority=priority)
         self.dispatcher.wake()
         return await self._announce(batch_id)
@@ -83,6 +80,8 @@ class ControlMixin:
         """Put failed and cancelled jobs back to pending."""
         batch = await self.get_batch(batch_id)
         moved = await self.store.requeue_failed(batch_id, job_id)
+        if moved and batch.paused and job_id is None:
+            await self.store.set_batch_flags(batch_id, paused=0)  # a retry means "run these again", also after pause + cancel
         if moved == 0:
             raise conflict("nothing_to_retry", "no failed or cancelled jobs to retry", status=batch.status.value)
         self.dispatcher.forget(batch_id)

@@ -14,8 +14,9 @@ from .templates import Template, coerce_value
 
 SEED_PARAM = "seed"
 PROMPT_PARAM = "prompt"
-# Seeds stay below 2**53 so browsers' JSON numbers keep them exact.
+# Random seeds stay below 2**53 so browsers' JSON numbers keep them exact; given seeds may go up to ComfyUI's 2**64 - 1.
 MAX_RANDOM_SEED = 2**53 - 1
+MAX_SEED = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def parse_seed(raw: Any) -> SeedSpec:
     if isinstance(raw, bool):
         raise bad_request("invalid_seed", "seed must be a policy name, an integer or {policy, base}")
     if isinstance(raw, int):
-        return SeedSpec(SeedPolicy.FIXED, raw)
+        return SeedSpec(SeedPolicy.FIXED, _seed_value(raw, "seed"))
     if isinstance(raw, str):
         raw = {"policy": raw}
     if not isinstance(raw, dict):
@@ -60,9 +61,17 @@ def parse_seed(raw: Any) -> SeedSpec:
     except ValueError:
         raise bad_request("invalid_seed", f"seed policy must be one of {[p.value for p in SeedPolicy]}") from None
     base = raw.get("base")
-    if base is not None and (isinstance(base, bool) or not isinstance(base, int) or base < 0):
-        raise bad_request("invalid_seed", "seed base must be a non-negative integer")
-    return SeedSpec(policy, base)
+    if base is not None and (isinstance(base, bool) or not isinstance(base, int)):
+        raise bad_request("invalid_seed", "seed base must be an integer from 0 to 2^64-1")
+    return SeedSpec(policy, None if base is None else _seed_value(base, "seed.base"))
+
+
+def _seed_value(value: int, where: str) -> int:
+    """A seed ComfyUI accepts: 0 … 2^64-1 (-1 is not "random" here; use the random policy)."""
+    if not 0 <= value <= MAX_SEED:
+        raise bad_request("invalid_seed", f"{where} must be an integer from 0 to 2^64-1 (got {value}); for random seeds send \"seed\": \"random\"",
+                          field=where)
+    return value
 
 
 def _rows(body: Mapping[str, Any], limits: Limits) -> list[dict[str, Any]]:
@@ -139,6 +148,8 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     else:
         base = 0
 
+    if has_seed and seed.policy is SeedPolicy.INCREMENT and base + total - 1 > MAX_SEED:
+        raise bad_request("invalid_seed", f"seed base {base} + {total - 1} jobs passes 2^64-1; use a smaller base", field="seed.base")
     specs: list[JobSpec] = []
     index = 0
     for r, row in enumerate(rows):
@@ -182,5 +193,7 @@ def _coerce_row(row: Mapping[str, Any], template: Template, limits: Limits, wher
                 param=name,
                 limit=limits.max_text_length,
             )
+        if name == SEED_PARAM and isinstance(coerced, int):
+            _seed_value(coerced, f"{where}.seed")
         out[name] = coerced
     return out

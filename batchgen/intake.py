@@ -1,4 +1,4 @@
-"""Intake: templates and batch creation (request → validated jobs → one committed batch)."""
+"""Intake: templates and batch creation (typed request → validated jobs → one committed batch)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import ids
+from .api_models import MAX_NAME_LENGTH, BatchRequest, GenerateRequest, InlineTemplate, TemplateRequest
+from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
 from .expansion import JobSpec, expand
 from .host import HostValidationError
@@ -21,11 +23,11 @@ from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["MAX_NAME_LENGTH", "IntakeMixin", "describe_validation", "request_hash", "slugify"]
 
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_-]+")
-MAX_NAME_LENGTH = 200
+# Top-level names of POST /generate that are not template parameters (for "did you mean" hints).
+_GENERATE_FIELDS = sorted(GenerateRequest.model_fields)
 
 
 def slugify(name: str) -> str:
@@ -35,14 +37,26 @@ def slugify(name: str) -> str:
 
 def request_hash(body: Mapping[str, Any]) -> str:
     """A stable fingerprint of a request body (for idempotency-key reuse checks)."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _int_field(body: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise bad_request(f"invalid_{key}", f"{key} must be an integer from {low} to {high}")
-    return value
+def describe_validation(error: Mapping[str, Any], node_errors: Mapping[str, Any]) -> str:
+    """ComfyUI's validation failure in words: the first node error ("node 4 (CheckpointLoaderSimple) ckpt_name: ... not in []")."""
+    for node_id, entry in node_errors.items():
+        errs = entry.get("errors") if isinstance(entry, Mapping) else None
+        if not errs:
+            continue
+        first = errs[0] if isinstance(errs[0], Mapping) else {"message": str(errs[0])}
+        what = first.get("details") or first.get("message") or "failed validation"
+        input_name = (first.get("extra_info") or {}).get("input_name") if isinstance(first.get("extra_info"), Mapping) else None
+        if input_name and input_name not in str(what):
+            what = f"{input_name}: {what}"
+        more = sum(len(e.get("errors") or []) for e in node_errors.values() if isinstance(e, Mapping)) - 1
+        suffix = f" (and {more} more error{'s' if more != 1 else ''} in details.node_errors)" if more > 0 else ""
+        return f"node {node_id} ({entry.get('class_type', '?')}) {what}{suffix}"
+    message = error.get("message") or "the workflow failed ComfyUI's validation"
+    details = error.get("details")
+    return f"{message}: {details}" if details and details not in message else message
 
 
 class IntakeMixin:
@@ -56,6 +70,8 @@ class IntakeMixin:
             raise bad_request("missing_template", "give template: an id (see GET /batchgen/v1/templates) or {workflow, bindings}")
         if isinstance(ref, str):
             return self.registry.get(ref)
+        if isinstance(ref, InlineTemplate):
+            return template_from_document(ref.model_dump(exclude_none=True), "inline", "inline")
         if isinstance(ref, dict):
             if "workflow" not in ref:
                 raise bad_request("invalid_template", "an inline template needs a workflow (API format)")
@@ -63,63 +79,62 @@ class IntakeMixin:
         raise bad_request("invalid_template", "template must be an id string or {workflow, bindings}")
 
     async def validate_template(self, template: Template, values: Mapping[str, Any] | None = None) -> None:
-        """Validate the template's graph with ComfyUI's node definitions (400 with node errors)."""
+        """Validate the template's graph with ComfyUI's node definitions (400 workflow_invalid naming the first node error)."""
         defaults = {n: b.default for n, b in template.bindings.items() if b.default is not None}
         used = dict(values if values is not None else defaults)
         prompt = materialise(template, used, f"{ids.OUTPUT_ROOT}/_validate")
         try:
-            await self.host.prepare(prompt, template.shape_key(used))
+            # Not cached: every request is validated by ComfyUI once per parameter shape (the cache is for feeding).
+            await self.host.prepare(prompt, template.shape_key(used), cached=False)
         except HostValidationError as exc:
-            raise ApiError(400, "invalid_prompt", exc.error.get("message", "the workflow failed ComfyUI's validation"),
+            raise ApiError(400, "workflow_invalid", describe_validation(exc.error, exc.node_errors),
                            {"comfy_error": exc.error, "node_errors": exc.node_errors}) from None
 
-    async def create_template(self, body: Any) -> Template:
+    async def create_template(self, body: TemplateRequest | Mapping[str, Any]) -> Template:
         """Validate and save a user template."""
-        if not isinstance(body, dict):
-            raise bad_request("invalid_body", "expected a JSON object")
-        if not isinstance(body.get("workflow"), dict):
-            raise bad_request("missing_workflow", "a template needs a workflow: the API-format graph {node_id: {class_type, inputs}}")
-        template_id = check_template_id(body.get("id") or slugify(str(body.get("name", ""))).lower())
-        name = body.get("name") or template_id
-        template = template_from_document({**body, "id": template_id, "name": name}, template_id, "user")
+        req = parse_request(TemplateRequest, body)
+        template_id = check_template_id(req.id or slugify(req.name or "").lower())
+        doc = req.model_dump(exclude_none=True, exclude={"replace"})
+        template = template_from_document({**doc, "id": template_id, "name": req.name or template_id}, template_id, "user")
         await self.validate_template(template)
-        self.registry.save(template, replace=body.get("replace") is True)
+        self.registry.save(template, replace=req.replace)
         return self.registry.get(template_id)
 
     # -- batches ---------------------------------------------------------------------------
 
-    async def create_batch(self, body: Any, idempotency_key: str | None = None) -> tuple[Batch, bool]:
+    async def create_batch(self, body: BatchRequest | Mapping[str, Any], idempotency_key: str | None = None) -> tuple[Batch, bool]:
         """Expand, validate and store a batch; returns (batch, created)."""
-        if not isinstance(body, dict):
-            raise bad_request("invalid_body", "expected a JSON object")
-        # Hashing and expanding 10,000 jobs takes tens of ms: done in a thread so the event loop
-        # (all of ComfyUI's HTTP and websocket traffic) keeps answering meanwhile.
-        fingerprint = await asyncio.to_thread(request_hash, body)
-        if idempotency_key is not None:
-            existing = await self._replay(idempotency_key, fingerprint)
-            if existing is not None:
-                return existing, False
-        name = body.get("name", "batch")
-        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-            raise bad_request("invalid_name", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
-        priority = _int_field(body, "priority", 0, -1000, 1000)
-        max_attempts = _int_field(body, "max_attempts", self.config.default_max_attempts, 1, 20)
-        template = self.resolve_template(body.get("template"))
-        specs = await asyncio.to_thread(expand, body, template, self.config.limits)
+        req = parse_request(BatchRequest, body, lambda: self._param_names(body))
+        fingerprint, existing = await self._replayed(req, idempotency_key)
+        if existing is not None:
+            return existing, False
+        return await self._create(req, self.resolve_template(req.template), idempotency_key, fingerprint)
+
+    async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
+        """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""
+        # Hashing 10,000 jobs takes tens of ms: done in a thread so the event loop keeps answering meanwhile.
+        fingerprint = await asyncio.to_thread(lambda: request_hash(req.model_dump(mode="json", exclude_unset=True)))
+        existing = await self._replay(idempotency_key, fingerprint) if idempotency_key is not None else None
+        return fingerprint, existing
+
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        rows = req.model_dump(exclude_unset=True, exclude={"template"})
+        specs = await asyncio.to_thread(expand, rows, template, self.config.limits)
         await self._check_images(template, specs)
         await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
         await self._validate_shapes(template, specs)
 
+        name = req.name or "batch"
         batch_id = uuid.uuid4().hex
         new = NewBatch(
             id=batch_id,
-            name=name or "batch",
+            name=name,
             template_id=template.id if template.origin != "inline" else None,
             template=template.snapshot(),
             output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
-            priority=priority,
-            max_attempts=max_attempts,
-            options={"seed": body.get("seed")},
+            priority=req.priority,
+            max_attempts=req.max_attempts or self.config.default_max_attempts,
+            options={"seed": rows.get("seed")},
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
         )
@@ -135,22 +150,38 @@ class IntakeMixin:
         self.dispatcher.wake()
         return batch, True
 
-    async def generate(self, body: Any, idempotency_key: str | None = None) -> tuple[Batch, bool, Job]:
-        """POST /generate: one job from params (and the ``prompt`` shorthand), as a batch of one."""
-        if isinstance(body, dict):
-            if "prompt" in body and not isinstance(body["prompt"], str):
-                raise bad_request("invalid_prompt", "prompt must be a string")
-            if any(k in body for k in ("prompts", "jobs", "matrix", "repeat")):
-                raise bad_request("not_a_single_job",
-                                  "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
-            body = {"name": "generate", **body}
-            if "prompt" in body:
-                params = body.get("params") or {}
-                if isinstance(params, dict):
-                    body["params"] = {**params, "prompt": body.pop("prompt")}
-        batch, created = await self.create_batch(body, idempotency_key)
+    async def generate(self, body: GenerateRequest | Mapping[str, Any], idempotency_key: str | None = None) -> tuple[Batch, bool, Job]:
+        """POST /generate: one job from params, the prompt shorthands and top-level template parameters (the old tool's body)."""
+        req = parse_request(GenerateRequest, body)
+        if req.template is not None and req.workflow_type is not None and req.template != req.workflow_type:
+            raise bad_request("invalid_template", "give template or workflow_type (the old tool's name for it), not both")
+        template = self.resolve_template(req.template if req.template is not None else req.workflow_type)
+        top: dict[str, Any] = {}
+        for name, value in (req.model_extra or {}).items():
+            if name not in template.bindings:
+                raise unknown_field(name, "", _GENERATE_FIELDS, template.bindings)
+            top[name] = value
+        if req.prompt is not None:
+            top["prompt"] = req.prompt
+        if req.negative_prompt is not None:
+            top["negative"] = req.negative_prompt
+        fingerprint, existing = await self._replayed(req, idempotency_key)
+        if existing is not None:
+            jobs, _ = await self.store.list_jobs(existing.id, limit=1)
+            return existing, False, jobs[0]
+        fields = req.model_dump(exclude_unset=True, include={"name", "seed", "priority", "max_attempts"})
+        batch_req = BatchRequest.model_validate({"template": "-", "name": req.name, **fields, "params": {**(req.params or {}), **top}})
+        batch, created = await self._create(batch_req, template, idempotency_key, fingerprint)
         jobs, _ = await self.store.list_jobs(batch.id, limit=1)
         return batch, created, jobs[0]
+
+    def _param_names(self, body: Any) -> set[str]:
+        """The request template's parameter names, if it names one (for "put `width` in `params`")."""
+        try:
+            ref = body.get("template") if isinstance(body, Mapping) else None
+            return set(self.resolve_template(ref).bindings) if isinstance(ref, str) else set()
+        except Exception:
+            return set()
 
     async def _replay(self, key: str, fingerprint: str) -> Batch | None:
         found = await self.store.find_batch_by_key(key)

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import bad_request, conflict, not_found
+from .api_parse import loads_strict, suggest
+from .errors import ApiError, bad_request, conflict, not_found
 from .templates import Template, build_template, check_template_id
 
 log = logging.getLogger("batchgen.registry")
@@ -47,7 +48,7 @@ class TemplateRegistry:
             return
         for path in sorted(self.bundled_dir.glob("*.json")):
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
+                doc = loads_strict(path.read_text(encoding="utf-8"))
                 if isinstance(doc, dict) and "nodes" in doc and "links" in doc:
                     continue  # a UI-format example workflow, not a batch template
                 template = template_from_document(doc, path.stem, "bundled")
@@ -74,7 +75,7 @@ class TemplateRegistry:
                 if path.stem in self._bundled:
                     continue
                 try:
-                    result.append(template_from_document(json.loads(path.read_text(encoding="utf-8")), path.stem, "user"))
+                    result.append(template_from_document(loads_strict(path.read_text(encoding="utf-8")), path.stem, "user"))
                 except Exception as exc:
                     log.warning("[batchgen] skipping user template %s: %s", path.name, exc)
         return result
@@ -90,8 +91,12 @@ class TemplateRegistry:
         except Exception:
             path = None
         if path is not None and path.is_file():
-            return template_from_document(json.loads(path.read_text(encoding="utf-8")), template_id, "user")
-        raise not_found("template_not_found", f"no template with id {template_id!r}", template=template_id)
+            return template_from_document(loads_strict(path.read_text(encoding="utf-8")), template_id, "user")
+        available = sorted(t.id for t in self.list() if t.id)
+        close = suggest(template_id, available)
+        hint = f"did you mean {close!r}? " if close else ""
+        raise not_found("template_not_found", f"no template with id {template_id!r}; {hint}templates: {', '.join(available) or 'none'}",
+                        template=template_id, available=available, **({"suggestion": close} if close else {}))
 
     def save(self, template: Template, replace: bool = False) -> None:
         """Write a user template atomically."""
@@ -113,9 +118,22 @@ class TemplateRegistry:
                          for n, b in template.bindings.items()},
             "autodetect": False,
         }
+        try:
+            text = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
+            data = text.encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
+            raise bad_request("invalid_template", "the template holds a value JSON cannot store (NaN, Infinity or a lone surrogate)") from None
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("[batchgen] saving template %s failed: %s", template.id, exc)
+            raise ApiError(507, "template_not_saved", "the template could not be written to disk; see the ComfyUI log") from None
+        finally:
+            # Whatever failed, no .tmp-*.json is left behind to be warned about forever.
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
+from .api_parse import unknown_field
 from .errors import bad_request
 
 PARAM_TYPES = ("text", "int", "float", "bool", "image")
@@ -33,6 +35,7 @@ _SEED_INPUTS = ("seed", "noise_seed")
 _TEXT_INPUTS = ("text", "prompt", "text_g", "t5xxl")
 _CONDITIONING_PASSTHROUGH = ("conditioning", "conditioning_to", "conditioning_1", "positive", "guider")
 _LOAD_IMAGE_TYPES = {"LoadImage"}
+_BINDING_FIELDS = ("slots", "slot", "type", "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,9 @@ def bindings_from_map(workflow: Mapping[str, Any], mapping: Any) -> dict[str, Bi
             raise bad_request("invalid_binding", f"parameter name {name!r} must use letters, digits, _ . -")
         ptype = default = None
         if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in _BINDING_FIELDS]
+            if unknown:
+                raise unknown_field(str(unknown[0]), f"bindings.{name}", _BINDING_FIELDS)
             raw_slots = spec.get("slots", spec.get("slot"))
             ptype = spec.get("type")
             default = spec.get("default")
@@ -331,11 +337,16 @@ def coerce_value(binding: Binding, value: Any) -> Any:
         if ptype == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
+            if isinstance(value, str) and len(value) > 40:  # int("9" * 5000) is slow and no node takes it
+                raise ValueError
             return int(value)
         if ptype == "float":
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # NaN/inf cannot be sent back as JSON
+                raise ValueError
+            return number
         if ptype == "bool":
             if isinstance(value, bool):
                 return value
@@ -343,7 +354,7 @@ def coerce_value(binding: Binding, value: Any) -> Any:
         if isinstance(value, (dict, list)) or value is None:
             raise ValueError
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         article = "an" if ptype[0] in "aeiou" else "a"
         raise bad_request("invalid_param_value", f"parameter {name!r} expects {article} {ptype} value, got {value!r}", param=name) from None
 

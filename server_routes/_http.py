@@ -1,30 +1,34 @@
-"""HTTP plumbing shared by the route modules: JSON bodies, errors, pagination, serialisation."""
+"""HTTP plumbing shared by the route modules: JSON bodies, errors, serialisation."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..batchgen.api_parse import loads_strict
 from ..batchgen.errors import ApiError, bad_request, too_large
 from ..batchgen.models import Batch, Job, OutputFile
-from ..batchgen.store import StoreBusy, busy_error
 
 log = logging.getLogger("batchgen.routes")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON_TYPE = "application/json"
+_INTERNAL = {"error": "internal_error", "message": "unexpected server error; see the ComfyUI log"}
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON response that keeps non-ASCII text readable."""
-    return web.Response(text=json.dumps(data, ensure_ascii=False), status=status, content_type=JSON_TYPE, headers=headers)
+    """A JSON response that keeps non-ASCII text readable; a value JSON cannot carry (NaN) is a logged 500, never invalid JSON."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError):
+        log.exception("[batchgen] a response could not be encoded as JSON")
+        return web.Response(text=json.dumps(_INTERNAL), status=500, content_type=JSON_TYPE)
+    return web.Response(text=text, status=status, content_type=JSON_TYPE, headers=headers)
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -32,32 +36,20 @@ def error_response(error: ApiError) -> web.Response:
     return json_response(error.to_json(), error.status, error.headers or None)
 
 
-def api(handler: Handler) -> Handler:
-    """Turn domain errors into JSON errors; never let a traceback reach the client."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return error_response(exc)
-        except StoreBusy:
-            return error_response(busy_error())  # type: ignore[arg-type]
-        except web.HTTPException:
-            raise
-        except Exception:
-            log.exception("[batchgen] unexpected error in %s %s", request.method, request.path)
-            return json_response({"error": "internal_error", "message": "unexpected server error; see the ComfyUI log"}, 500)
-
-    return wrapper
+def internal_error() -> web.Response:
+    """The body of an unexpected failure (the traceback goes to the log only)."""
+    return web.Response(text=json.dumps(_INTERNAL), status=500, content_type=JSON_TYPE)
 
 
-async def read_json(request: web.Request, max_bytes: int, *, allow_empty: bool = False) -> Any:
-    """The request's JSON body: 415 unless application/json, 413 if too large, 400 if malformed or cut off."""
+def require_json(request: web.Request) -> None:
+    """Bodies are JSON only, so a web page cannot make changes with a plain HTML form."""
     if request.content_type != JSON_TYPE:
-        raise ApiError(415, "unsupported_media_type", f"send the body as {JSON_TYPE} (got {request.content_type or 'none'})")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large("body_too_large", f"request body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
+        got = request.headers.get("Content-Type") or "no Content-Type"
+        raise ApiError(415, "unsupported_media_type",
+                       f"send Content-Type: {JSON_TYPE} with a JSON body ({{}} when there is nothing to say); got {got}")
+
+
+async def _read_raw(request: web.Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
@@ -74,10 +66,24 @@ async def read_json(request: web.Request, max_bytes: int, *, allow_empty: bool =
         raise
     except web.HTTPRequestEntityTooLarge:
         raise too_large("body_too_large", f"request body is over the limit of {max_bytes} bytes", limit=max_bytes) from None
+    except (asyncio.CancelledError, asyncio.TimeoutError):
+        raise
     except Exception:
         # The client went away or the body was cut off: nothing is written.
         raise bad_request("incomplete_body", "the request body could not be read completely") from None
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, max_bytes: int, timeout: float, *, allow_empty: bool = False) -> Any:
+    """The request's JSON body: 415 unless application/json, 413 if too large, 408 if it does not arrive in time, 400 if malformed."""
+    require_json(request)
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large("body_too_large", f"request body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
+    try:
+        raw = await asyncio.wait_for(_read_raw(request, max_bytes), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(408, "request_timeout", f"the request body did not arrive completely within {timeout:g} s",
+                       headers={"Connection": "close"}) from None
     if request.content_length is not None and len(raw) < request.content_length:
         raise bad_request("incomplete_body", "the request body was cut off before Content-Length bytes arrived")
     if not raw.strip():
@@ -86,45 +92,15 @@ async def read_json(request: web.Request, max_bytes: int, *, allow_empty: bool =
         raise bad_request("empty_body", "the request body is empty; send a JSON object")
     try:
         text = raw.decode("utf-8")
-        # Large bodies are parsed in a thread so the event loop is not held for the whole parse.
-        return await asyncio.to_thread(json.loads, text) if len(raw) > 256 * 1024 else json.loads(text)
     except UnicodeDecodeError:
         raise bad_request("invalid_json", "the body is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise bad_request("invalid_json", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    # Large bodies are parsed in a thread so the event loop is not held for the whole parse.
+    return await asyncio.to_thread(loads_strict, text) if len(raw) > 256 * 1024 else loads_strict(text)
 
 
-def require_json_post(request: web.Request) -> None:
-    """State-changing routes take JSON only, so a browser cannot forge them with a plain form."""
-    if request.content_type != JSON_TYPE:
-        raise ApiError(415, "unsupported_media_type", f"state-changing requests must use Content-Type: {JSON_TYPE}")
-
-
-def page_args(request: web.Request, default_limit: int = 50, max_limit: int = 500) -> tuple[int, int]:
-    """limit and offset query parameters, checked."""
-    try:
-        limit = int(request.query.get("limit", default_limit))
-        offset = int(request.query.get("offset", 0))
-    except ValueError:
-        raise bad_request("invalid_pagination", "limit and offset must be integers") from None
-    if not 1 <= limit <= max_limit or not 0 <= offset < 2**62:
-        raise bad_request("invalid_pagination", f"limit must be 1-{max_limit} and offset ≥ 0")
-    return limit, offset
-
-
-def status_filter(request: web.Request, allowed: set[str]) -> list[str]:
-    """?status=a,b checked against the allowed values."""
-    raw = request.query.get("status", "")
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise bad_request("invalid_status", f"unknown status {unknown[0]!r}; use {', '.join(sorted(allowed))}")
-    return values
-
-
-def base_url(request: web.Request) -> str:
-    """scheme://host the client used (honours X-Forwarded-* only through aiohttp's own handling)."""
-    return f"{request.scheme}://{request.host}"
+def base_url(request: web.Request, public_url: str | None) -> str:
+    """BATCHGEN_PUBLIC_URL when set (behind a reverse proxy), else the scheme://host the client used."""
+    return public_url or f"{request.scheme}://{request.host}"
 
 
 def output_json(output: OutputFile, base: str) -> dict[str, Any]:

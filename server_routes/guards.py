@@ -10,6 +10,7 @@ from ..batchgen.errors import ApiError, bad_request, unavailable
 from ..batchgen.service import BatchService
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+_JOB_ID_RE = re.compile(r"^[0-9]{1,18}$")  # ASCII digits only: str.isdigit() accepts "²" and Arabic-Indic digits
 
 
 def require_store(service: BatchService) -> None:
@@ -31,6 +32,6 @@ def idempotency_key(request: web.Request) -> str | None:
 
 def job_id_arg(raw: str) -> int:
     """A job id path parameter."""
-    if not raw.isdigit() or len(raw) > 18:  # beyond SQLite's integer range no job can exist
+    if not _JOB_ID_RE.fullmatch(raw):  # beyond SQLite's integer range no job can exist either
         raise ApiError(404, "job_not_found", f"no job with id {raw!r}")
     return int(raw)

@@ -1,33 +1,24 @@
-"""Template routes: list, show, create."""
+"""Template handlers: list, show, create."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..batchgen.ids import API_PREFIX
-from ..batchgen.service import BatchService
-from ._http import api, json_response, read_json
-from .guards import require_store
+from ._http import json_response
+from .table import Call
 
 
-def add_template_routes(routes: web.RouteTableDef, service: BatchService) -> None:
-    """GET/POST /templates, GET /templates/{id}."""
+async def list_templates(call: Call) -> web.Response:
+    """GET /templates."""
+    return json_response({"templates": [t.summary() for t in call.service.registry.list()]})
 
-    @routes.get(f"{API_PREFIX}/templates")
-    @api
-    async def list_templates(request: web.Request) -> web.Response:
-        return json_response({"templates": [t.summary() for t in service.registry.list()]})
 
-    @routes.get(f"{API_PREFIX}/templates/{{template_id}}")
-    @api
-    async def get_template(request: web.Request) -> web.Response:
-        return json_response(service.registry.get(request.match_info["template_id"]).detail())
+async def get_template(call: Call) -> web.Response:
+    """GET /templates/{template_id}."""
+    return json_response(call.service.registry.get(call.arg("template_id")).detail())
 
-    @routes.post(f"{API_PREFIX}/templates")
-    @api
-    async def create_template(request: web.Request) -> web.Response:
-        body = await read_json(request, service.config.max_body_bytes)
-        template = await service.create_template(body)
-        return json_response(template.detail(), status=201)
 
-    _ = require_store  # templates live in files, not in the store
+async def create_template(call: Call) -> web.Response:
+    """POST /templates."""
+    template = await call.service.create_template(call.body)
+    return json_response(template.detail(), status=201)

@@ -483,7 +483,8 @@ async def test_workflow_with_an_unknown_node_is_400_with_node_errors(seeded):
     wf = user_workflow()
     wf["9"] = {"class_type": "SomeMissingCustomNode", "inputs": {"image": ["2", 0]}}
     resp = await post(seeded, "/batches", {"template": {"workflow": wf}, "jobs": [{"title": "a"}]})
-    body = await expect_rejected(seeded, resp, 400, "invalid_prompt")
+    body = await expect_rejected(seeded, resp, 400, "workflow_invalid")
+    assert body["message"].startswith("node 9 (SomeMissingCustomNode) "), body["message"]
     assert "9" in body["details"]["node_errors"]
     assert body["details"]["node_errors"]["9"]["class_type"] == "SomeMissingCustomNode"
 
@@ -526,7 +527,7 @@ async def test_image_not_in_input_folder_is_422(seeded):
 )
 async def test_unknown_batch_or_job_is_404(seeded, method, path, code):
     if method == "post":
-        resp = await post(seeded, path, {"priority": 1})
+        resp = await post(seeded, path, {"priority": 1} if path.endswith("/priority") else {})
     else:
         resp = await getattr(seeded.client, method)(API + path)
     await expect_rejected(seeded, resp, 404, code)

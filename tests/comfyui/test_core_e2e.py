@@ -98,7 +98,7 @@ def test_bad_input_gets_json_errors_and_changes_nothing(comfy):
         assert isinstance(body, dict) and body.get("error") and body.get("message"), (name, body)
         assert "Traceback" not in json.dumps(body), name
     assert cases[3][1][1]["details"]["param"] == "colour"
-    assert cases[6][1][1]["error"] == "invalid_prompt" and "NoSuchNode" in json.dumps(cases[6][1][1]["details"])
+    assert cases[6][1][1]["error"] == "workflow_invalid" and "NoSuchNode" in json.dumps(cases[6][1][1]["details"])
     assert batch_count(comfy) == before
     assert comfy.request("GET", f"{API}/batches/doesnotexist")[0] == 404
     assert comfy.request("GET", f"{API}/jobs/999999")[0] == 404

@@ -39,10 +39,10 @@ class RecordingHost(FakeHost):
         self.enqueued.append((info["batch_id"], info["job_id"], prompt_id))
         super().enqueue(prompt_id, prompt, outputs, client_id, extra)
 
-    async def prepare(self, prompt, shape_key):
+    async def prepare(self, prompt, shape_key, **kwargs):
         if self.reject_prepare:
             raise HostValidationError({"type": "invalid_prompt", "message": "model file vanished"}, {})
-        return await super().prepare(prompt, shape_key)
+        return await super().prepare(prompt, shape_key, **kwargs)
 
     def ours_in_queue(self) -> int:
         return len(self.pending) + (1 if self.running else 0)

@@ -255,3 +255,22 @@ def test_seed_in_params_is_the_base_of_an_explicit_increment_policy(sd):
 def test_seed_in_params_with_an_explicit_random_policy_is_replaced(sd):
     specs = expand({"prompts": ["a"] * 20, "params": {"seed": 42}, "seed": "random"}, sd, LIMITS)
     assert len({s.seed for s in specs}) == 20
+
+
+@pytest.mark.parametrize("body", [
+    {"seed": -1}, {"seed": 2**64}, {"seed": {"base": -5}}, {"seed": {"policy": "fixed", "base": 2**64}},
+    {"params": {"seed": -1}}, {"jobs": [{"seed": 2**64}]},
+])
+def test_seeds_outside_comfyuis_range_are_refused(sd, body):
+    err = api_error(expand, {"prompts": ["a"], **body} if "jobs" not in body else body, sd, LIMITS)
+    assert (err.status, err.code) == (400, "invalid_seed")
+
+
+def test_the_largest_seed_comfyui_takes_is_kept_exactly(sd):
+    (spec,) = expand({"prompts": ["a"], "seed": 2**64 - 1}, sd, LIMITS)
+    assert spec.seed == 2**64 - 1 and spec.params["seed"] == 2**64 - 1
+
+
+def test_increment_past_the_seed_range_is_refused(sd):
+    err = api_error(expand, {"prompts": ["a", "b"], "seed": {"policy": "increment", "base": 2**64 - 1}}, sd, LIMITS)
+    assert err.code == "invalid_seed"

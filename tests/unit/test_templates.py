@@ -300,7 +300,8 @@ def test_coerce_value_accepts_convertible_values(ptype, value, expected):
 @pytest.mark.parametrize(
     ("ptype", "value"),
     [("int", "many"), ("int", 2.5), ("int", True), ("int", None), ("int", [1]), ("float", "fast"), ("float", False),
-     ("bool", "yes"), ("bool", 1), ("text", None), ("text", {"a": 1}), ("text", ["a"])],
+     ("bool", "yes"), ("bool", 1), ("text", None), ("text", {"a": 1}), ("text", ["a"]),
+     ("float", float("nan")), ("float", float("inf")), ("float", "1e400"), ("float", "-inf"), ("float", 10**400), ("int", "9" * 5000)],
 )
 def test_coerce_value_error_names_the_parameter(ptype, value):
     with pytest.raises(ApiError) as err:
@@ -308,3 +309,10 @@ def test_coerce_value_error_names_the_parameter(ptype, value):
     assert err.value.status == 400
     assert "my_param" in err.value.message and ptype in err.value.message
     assert err.value.details.get("param") == "my_param"
+
+
+def test_unknown_key_in_a_binding_spec_is_an_error_with_a_suggestion():
+    with pytest.raises(ApiError) as err:
+        build_template(sd_graph(), {"prompt": {"slots": ["6.text"], "defualt": "x"}}, autodetect=False)
+    assert err.value.code == "unknown_field" and "`bindings.prompt.defualt`" in err.value.message
+    assert "did you mean `default`?" in err.value.message

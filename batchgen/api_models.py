@@ -1,0 +1,220 @@
+"""Typed request bodies and query strings of the REST API (pydantic v2; no HTTP code here).
+
+Each model forbids unknown fields; ``batchgen.api_parse`` turns pydantic's errors into our
+``ApiError`` codes using the ``codes`` and ``hints`` class variables of the model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import bad_request
+
+MAX_NAME_LENGTH = 200
+MAX_SEED = 2**64 - 1  # ComfyUI's KSampler accepts 0 … 0xffffffffffffffff
+
+SeedPolicyName = Literal["random", "fixed", "increment"]
+BatchStatusName = Literal["pending", "running", "paused", "succeeded", "partial", "failed", "cancelled"]
+JobStatusName = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
+Priority = Annotated[int, Field(strict=True, ge=-1000, le=1000)]
+MaxAttempts = Annotated[int, Field(strict=True, ge=1, le=20)]
+SeedInt = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED,
+                               description="A fixed seed for every job (0 … 2^64-1). JavaScript reads numbers above 2^53-1 inexactly.")]
+Values = dict[str, Any]
+
+
+class ApiModel(BaseModel):
+    """Base of every request model: unknown fields are errors; error codes per field."""
+
+    model_config = ConfigDict(extra="forbid")
+    # field → stable error code (default ``invalid_field``); field → a sentence a user can act on.
+    codes: ClassVar[dict[str, str]] = {}
+    hints: ClassVar[dict[str, str]] = {}
+    missing_codes: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def precheck(cls, data: dict[str, Any]) -> None:
+        """Checks that need the raw object before field validation (old request shapes)."""
+
+
+class SeedSpec(ApiModel):
+    """An explicit seed policy and base."""
+
+    policy: SeedPolicyName | None = Field(None, description="Defaults to increment when base is given, else random.")
+    base: SeedInt | None = None
+
+
+SeedField = SeedPolicyName | SeedInt | SeedSpec
+
+
+class InlineTemplate(ApiModel):
+    """A template sent with the request instead of a saved template id."""
+
+    workflow: dict[str, Any] = Field(description="API-format ComfyUI workflow ('Export (API)'): {node_id: {class_type, inputs}}.")
+    bindings: dict[str, Any] | None = Field(None, description="{name: 'node_id.input' | ['node_id.input', ...] | {slots, type, default}}.")
+    autodetect: Annotated[bool, Field(strict=True)] = Field(True, description="Also guess prompt/negative/seed/size/steps/cfg/image.")
+    name: str | None = None
+    description: str | None = None
+
+
+TemplateRef = Annotated[str | InlineTemplate, Field(description="A template id (GET /templates) or an inline {workflow, bindings}.")]
+
+_SEED_HINT = "seed must be \"random\", \"fixed\", \"increment\", an integer from 0 to 2^64-1, or {policy, base}"
+_COMMON_CODES = {"name": "invalid_name", "template": "invalid_template", "params": "invalid_params", "seed": "invalid_seed",
+                 "priority": "invalid_priority", "max_attempts": "invalid_max_attempts"}
+_COMMON_HINTS = {
+    "name": f"name must be a string of at most {MAX_NAME_LENGTH} characters",
+    "template": "template must be a template id string or {workflow, bindings}",
+    "params": "params must be an object {param: value}",
+    "seed": _SEED_HINT,
+    "priority": "priority must be an integer from -1000 to 1000",
+    "max_attempts": "max_attempts must be an integer from 1 to 20",
+}
+_MISSING_TEMPLATE = {"template": "missing_template"}
+
+
+class BatchRequest(ApiModel):
+    """A batch: a template plus job rows. Without prompts, jobs and matrix it is one job made of params."""
+
+    template: TemplateRef
+    name: Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)] = Field("batch", description="Also names the output folder.")
+    prompts: list[str] | None = Field(None, description="One job per string, as the prompt parameter.")
+    jobs: list[Values] | None = Field(None, description="One job per object {param: value}; follows prompts.")
+    matrix: dict[str, list[Any]] | None = Field(None, description="Every combination of the axes, combined with each prompts/jobs row.")
+    params: Values | None = Field(None, description="Values for every job (a job's own values win). params.seed fixes every job's seed.")
+    repeat: Annotated[int, Field(strict=True, ge=1)] = Field(1, description="Each row repeated this many times (at most 10000).")
+    seed: SeedField | None = Field(None, description="How seeds are chosen for jobs that do not set seed themselves (default random).")
+    priority: Priority = Field(0, description="Higher is fed first; equal priorities take turns.")
+    max_attempts: MaxAttempts | None = Field(None, description="Attempts for transient failures; default BATCHGEN_MAX_ATTEMPTS (3).")
+
+    codes: ClassVar[dict[str, str]] = {**_COMMON_CODES, "prompts": "invalid_prompts", "jobs": "invalid_jobs",
+                                       "matrix": "invalid_matrix", "repeat": "invalid_repeat"}
+    hints: ClassVar[dict[str, str]] = {**_COMMON_HINTS, "prompts": "prompts must be a list of strings",
+                                       "jobs": "jobs must be a list of objects {param: value}",
+                                       "matrix": "matrix must be an object {param: [values]}", "repeat": "repeat must be an integer ≥ 1"}
+    missing_codes: ClassVar[dict[str, str]] = _MISSING_TEMPLATE
+
+    @classmethod
+    def precheck(cls, data: dict[str, Any]) -> None:
+        """The old FastAPI tool's {requests, batch_name} gets an answer that says what to send instead."""
+        old = [k for k in ("requests", "batch_name") if k in data]
+        if old:
+            raise bad_request(
+                "unknown_field",
+                f"unknown field{'s' if len(old) > 1 else ''} {', '.join(f'`{k}`' for k in old)}: that is the old tool's request shape; "
+                "send `jobs` (a list of {param: value}) or `prompts` (a list of strings), and `name` instead of `batch_name`",
+                fields=old,
+            )
+
+
+class GenerateRequest(ApiModel):
+    """One job. Top-level names that are parameters of the template are taken as params (the old tool's body)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {
+        "description": "A parameter of the template (e.g. width, steps), as if it were in params."}})
+
+    template: TemplateRef | None = None
+    workflow_type: str | None = Field(None, description="The old tool's name for template (a template id).")
+    name: Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)] = "generate"
+    prompt: str | None = Field(None, description="Shorthand for params.prompt.")
+    negative_prompt: str | None = Field(None, description="Shorthand for params.negative.")
+    params: Values | None = None
+    seed: SeedField | None = None
+    priority: Priority = 0
+    max_attempts: MaxAttempts | None = None
+
+    codes: ClassVar[dict[str, str]] = {**_COMMON_CODES, "prompt": "invalid_prompt_text", "negative_prompt": "invalid_prompt_text",
+                                       "workflow_type": "invalid_template"}
+    hints: ClassVar[dict[str, str]] = {**_COMMON_HINTS, "prompt": "prompt must be a string",
+                                       "negative_prompt": "negative_prompt must be a string",
+                                       "workflow_type": "workflow_type must be a template id string"}
+
+    @classmethod
+    def precheck(cls, data: dict[str, Any]) -> None:
+        """Row fields make more than one job: they belong to POST /batches."""
+        if any(k in data for k in ("prompts", "jobs", "matrix", "repeat")):
+            raise bad_request("not_a_single_job", "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
+
+
+class TemplateRequest(ApiModel):
+    """A user template to validate with ComfyUI and save."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] | None = Field(None, description="Defaults to a slug of name.")
+    name: str | None = None
+    description: str | None = None
+    workflow: dict[str, Any] = Field(description="API-format ComfyUI workflow: {node_id: {class_type, inputs}}.")
+    bindings: dict[str, Any] | None = None
+    autodetect: Annotated[bool, Field(strict=True)] = True
+    replace: Annotated[bool, Field(strict=True)] = Field(False, description="Overwrite an existing user template with this id.")
+
+    codes: ClassVar[dict[str, str]] = {"id": "invalid_template_id", "name": "invalid_template", "description": "invalid_template",
+                                       "workflow": "invalid_workflow", "bindings": "invalid_binding"}
+    hints: ClassVar[dict[str, str]] = {"id": "template id must be 1-64 of a-z 0-9 - _ and start with a letter or digit",
+                                       "workflow": "workflow must be an API-format object {node_id: {class_type, inputs}}"}
+    missing_codes: ClassVar[dict[str, str]] = {"workflow": "missing_workflow"}
+
+
+class EmptyBody(ApiModel):
+    """The body of a control action: {} (or nothing), sent as application/json."""
+
+
+class PriorityRequest(ApiModel):
+    """A batch's new priority."""
+
+    priority: Priority
+
+    codes: ClassVar[dict[str, str]] = {"priority": "invalid_priority"}
+    hints: ClassVar[dict[str, str]] = {"priority": "give priority: an integer from -1000 to 1000"}
+    missing_codes: ClassVar[dict[str, str]] = {"priority": "invalid_priority"}
+
+
+# -- query strings -----------------------------------------------------------------------------
+
+Offset = Annotated[int, Field(ge=0, lt=2**62, description="Rows to skip.")]
+_PAGE_CODES = {"limit": "invalid_pagination", "offset": "invalid_pagination", "status": "invalid_status"}
+
+
+class BatchListQuery(ApiModel):
+    """?limit=&offset=&status=a,b of GET /batches."""
+
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    offset: Offset = 0
+    status: list[BatchStatusName] | None = Field(None, description="Comma-separated batch statuses to keep, e.g. running,paused.")
+
+    codes: ClassVar[dict[str, str]] = _PAGE_CODES
+    hints: ClassVar[dict[str, str]] = {"limit": "limit must be an integer from 1 to 500", "offset": "offset must be an integer ≥ 0",
+                                       "status": "status takes pending, running, paused, succeeded, partial, failed, cancelled"}
+
+
+class JobListQuery(ApiModel):
+    """?limit=&offset=&status=a,b of GET /batches/{id}/jobs."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    offset: Offset = 0
+    status: list[JobStatusName] | None = Field(None, description="Comma-separated job statuses to keep, e.g. failed,cancelled.")
+
+    codes: ClassVar[dict[str, str]] = _PAGE_CODES
+    hints: ClassVar[dict[str, str]] = {"limit": "limit must be an integer from 1 to 1000", "offset": "offset must be an integer ≥ 0",
+                                       "status": "status takes pending, queued, running, succeeded, failed, cancelled"}
+
+
+class DeleteQuery(ApiModel):
+    """?images= of DELETE /batches/{id}."""
+
+    images: Literal["true", "false", "1", "0"] = Field("false", description="Also delete the batch's output folder.")
+
+    codes: ClassVar[dict[str, str]] = {"images": "invalid_images"}
+    hints: ClassVar[dict[str, str]] = {"images": "images must be true or false"}
+
+
+class EventsQuery(ApiModel):
+    """?after=&batch=&limit= of GET /events."""
+
+    after: Annotated[int, Field(ge=0, lt=2**63, description="Return events with seq greater than this (0: from the oldest kept).")] = 0
+    batch: Annotated[str, Field(min_length=1, max_length=64, description="Only this batch's events.")] | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+    codes: ClassVar[dict[str, str]] = {"after": "invalid_after", "batch": "invalid_batch", "limit": "invalid_pagination"}
+    hints: ClassVar[dict[str, str]] = {"after": "after must be an integer ≥ 0", "limit": "limit must be an integer from 1 to 1000"}

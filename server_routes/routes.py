@@ -1,0 +1,93 @@
+"""THE route table: every operation of /batchgen/v1. The aiohttp routes and the OpenAPI document are both made from it."""
+
+from __future__ import annotations
+
+from ..batchgen import api_models as q
+from ..batchgen import api_responses as r
+from . import batches, health, templates
+from .table import CONTROL_BODY_LIMIT, Route
+
+BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
+JOB_ID = {"job_id": {"description": "Job id: ASCII digits only; anything else is a 404.",
+                     "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+TEMPLATE_ID = {"template_id": {"description": "Template id.", "schema": {"type": "string"}}}
+
+NO_BATCH = {404: ("batch_not_found",)}
+FINISHED = {409: ("batch_finished",)}
+TEMPLATE_ERRORS = ("missing_template", "invalid_template", "invalid_workflow", "invalid_binding", "unbound_parameter",
+                   "invalid_param_value", "invalid_seed", "workflow_invalid", "invalid_name", "invalid_priority",
+                   "invalid_max_attempts", "invalid_params", "invalid_idempotency_key")
+CREATE_ERRORS = {
+    400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat"),
+    404: ("template_not_found",),
+    413: ("too_many_jobs",),
+    422: ("empty_batch", "value_too_long", "image_not_found", "idempotency_key_reused"),
+}
+GENERATE_ERRORS = {**CREATE_ERRORS, 400: (*TEMPLATE_ERRORS, "invalid_prompt_text", "not_a_single_job")}
+CONTROL = "Send {} (or an empty body) with Content-Type: application/json; without it the answer is 415."
+
+
+def control(action: str, handler, summary: str, description: str, errors: dict, response=r.Batch, body=q.EmptyBody) -> Route:
+    """POST /batches/{batch_id}/<action>."""
+    return Route("POST", f"/batches/{{batch_id}}/{action}", handler, f"{action}Batch", summary, "batches", "submit",
+                 {200: response}, {**NO_BATCH, **errors}, body=body, body_required=body is not q.EmptyBody,
+                 description=f"{description} {CONTROL}", body_limit=CONTROL_BODY_LIMIT, path_params=BATCH_ID)
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/health", health.health, "getHealth", "Database, dispatcher and ComfyUI queue state", "service", "read",
+          {200: r.Health}, needs_store=False),
+    Route("GET", "/openapi.json", health.openapi, "getOpenapi", "This document (generated from the route table)", "service", "read",
+          {200: r.OpenApiDocument}, needs_store=False),
+    Route("GET", "/templates", templates.list_templates, "listTemplates", "Bundled and user templates", "templates", "read",
+          {200: r.TemplateList}, needs_store=False),
+    Route("POST", "/templates", templates.create_template, "createTemplate", "Validate and save a user template", "templates", "admin",
+          {201: r.Template}, {400: ("missing_workflow", "invalid_template_id", "invalid_template", "invalid_workflow", "invalid_binding",
+                                    "workflow_invalid"), 409: ("template_exists", "no_user_dir"),
+                                    507: ("template_not_saved",)},
+          body=q.TemplateRequest, needs_store=False,
+          description="ComfyUI validates the workflow with the parameters' defaults. 409 if the id exists (send replace: true) "
+                      "or names a bundled template."),
+    Route("GET", "/templates/{template_id}", templates.get_template, "getTemplate", "One template with its workflow", "templates",
+          "read", {200: r.Template}, {404: ("template_not_found",)}, needs_store=False, path_params=TEMPLATE_ID),
+    Route("POST", "/batches", batches.create_batch, "createBatch", "Create a batch", "batches", "submit",
+          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True,
+          description="Expands the rows, checks every value, validates each parameter shape with ComfyUI, stores all jobs as pending "
+                      "and returns at once (201; 200 when replayed with the same Idempotency-Key)."),
+    Route("GET", "/batches", batches.list_batches, "listBatches", "List batches, newest first", "batches", "read",
+          {200: r.BatchList}, {400: ("invalid_pagination", "invalid_status")}, query=q.BatchListQuery),
+    Route("GET", "/batches/{batch_id}", batches.get_batch, "getBatch", "One batch", "batches", "read", {200: r.Batch}, NO_BATCH,
+          path_params=BATCH_ID),
+    Route("DELETE", "/batches/{batch_id}", batches.delete_batch, "deleteBatch", "Delete a finished batch (and its images if asked)",
+          "batches", "admin", {200: r.Deleted}, {400: ("invalid_images",), **NO_BATCH, 409: ("batch_active",)}, query=q.DeleteQuery,
+          path_params=BATCH_ID, description="409 batch_active unless the batch is finished. The output folder stays unless images=true."),
+    Route("GET", "/batches/{batch_id}/jobs", batches.list_jobs, "listBatchJobs", "A batch's jobs in order", "batches", "read",
+          {200: r.JobList}, {400: ("invalid_pagination", "invalid_status"), **NO_BATCH}, query=q.JobListQuery, path_params=BATCH_ID),
+    control("cancel", batches.cancel_batch, "Cancel what has not finished",
+            "Pending jobs become cancelled, queued ones leave ComfyUI's queue, a running one is interrupted. "
+            "409 batch_finished if the batch is already finished.", FINISHED),
+    control("pause", batches.pause_batch, "Stop feeding a batch",
+            "Queued jobs go back to pending; a running job finishes. 409 batch_finished if the batch is finished.", FINISHED),
+    control("resume", batches.resume_batch, "Feed a paused batch again",
+            "Clears the paused flag; a batch that is not paused is answered 200 unchanged. 409 batch_finished if the batch is "
+            "finished (use retry to run its failed or cancelled jobs again).", FINISHED),
+    control("priority", batches.set_priority, "Change a batch's priority",
+            "Takes effect at the next feed. 409 batch_finished if the batch is finished.",
+            {**FINISHED, 400: ("invalid_priority",)}, body=q.PriorityRequest),
+    control("retry", batches.retry_batch, "Retry failed and cancelled jobs",
+            "They go back to pending (attempts keep counting); a paused or cancelled batch runs again. "
+            "409 nothing_to_retry if there are none.", {409: ("nothing_to_retry",)}, response=r.RetryResult),
+    Route("POST", "/generate", batches.generate, "generate", "One image: a batch of one job", "batches", "submit",
+          {201: r.GenerateResult, 200: r.GenerateResult}, GENERATE_ERRORS, body=q.GenerateRequest, idempotency_key=True,
+          description="Top-level names that are parameters of the template are taken as params (the old tool's body): "
+                      "negative_prompt is params.negative and workflow_type names the template."),
+    Route("GET", "/jobs/{job_id}", batches.get_job, "getJob", "One job", "jobs", "read", {200: r.Job}, {404: ("job_not_found",)},
+          path_params=JOB_ID),
+    Route("POST", "/jobs/{job_id}/retry", batches.retry_job, "retryJob", "Retry one failed or cancelled job", "jobs", "submit",
+          {200: r.Job}, {404: ("job_not_found",), 409: ("job_not_retryable",)}, body=q.EmptyBody, body_required=False,
+          body_limit=CONTROL_BODY_LIMIT, path_params=JOB_ID, description=f"409 job_not_retryable unless it failed or was cancelled. {CONTROL}"),
+    Route("GET", "/events", batches.list_events, "listEvents", "Events after a sequence number (the durable event log)", "events",
+          "read", {200: r.EventList}, {400: ("invalid_after", "invalid_batch", "invalid_pagination"), **NO_BATCH}, query=q.EventsQuery,
+          description="Every batchgen.job / batchgen.batch event after `after`, oldest first, as sent on the websocket. "
+                      "A client that reconnects asks with the last seq it saw."),
+]

@@ -1,0 +1,171 @@
+"""The route table's machinery: one ``Route`` per operation → an aiohttp handler (and, in openapi.py, the document).
+
+A route says its method, path, body and query models, response models per status, error codes
+and access scope; ``register`` mounts every route and a catch-all that answers unknown
+paths and wrong methods under /batchgen/ with our JSON 404/405.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ..batchgen.api_models import ApiModel
+from ..batchgen.api_parse import parse_query, parse_request
+from ..batchgen.errors import ApiError, not_found
+from ..batchgen.ids import API_PREFIX
+from ..batchgen.service import BatchService
+from ..batchgen.store import StoreBusy, busy_error
+from ._http import base_url, error_response, internal_error, log, read_json
+from .guards import require_store
+
+Scope = Literal["read", "submit", "admin"]
+CONTROL_BODY_LIMIT = 64 * 1024
+
+# Errors every route of a kind can answer, with their codes (the per-route ones are added to these).
+BODY_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("invalid_json", "empty_body", "incomplete_body", "invalid_body", "unknown_field", "invalid_field"),
+    408: ("request_timeout",),
+    413: ("body_too_large",),
+    415: ("unsupported_media_type",),
+}
+QUERY_ERRORS: dict[int, tuple[str, ...]] = {400: ("unknown_field", "invalid_field")}
+STORE_ERRORS: dict[int, tuple[str, ...]] = {503: ("store_unavailable", "store_busy")}
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, the service, the typed body and query, and the base URL for links."""
+
+    request: web.Request
+    service: BatchService
+    body: Any = None
+    query: Any = None
+    raw: Any = None
+
+    def arg(self, name: str) -> str:
+        """A path parameter."""
+        return self.request.match_info[name]
+
+    @property
+    def base(self) -> str:
+        """Where output URLs point (BATCHGEN_PUBLIC_URL or the request's scheme://host)."""
+        return base_url(self.request, self.service.config.public_url)
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, eq=False)
+class Route:
+    """One operation of the API."""
+
+    method: str
+    path: str  # below API_PREFIX, with {name} path parameters
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    scope: Scope
+    responses: dict[int, type[BaseModel]]
+    errors: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    body: type[ApiModel] | None = None
+    body_required: bool = True
+    query: type[ApiModel] | None = None
+    description: str = ""
+    needs_store: bool = True
+    idempotency_key: bool = False
+    body_limit: int | None = None  # None: config.max_body_bytes
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def all_errors(self) -> dict[int, tuple[str, ...]]:
+        """Every error status → codes this route can answer."""
+        merged: dict[int, list[str]] = {}
+        parts = [self.errors]
+        if self.body is not None:
+            parts.append(BODY_ERRORS)
+        if self.query is not None:
+            parts.append(QUERY_ERRORS)
+        if self.needs_store:
+            parts.append(STORE_ERRORS)
+        for part in parts:
+            for status, codes in part.items():
+                merged.setdefault(status, [])
+                merged[status] += [c for c in codes if c not in merged[status]]
+        return {s: tuple(c) for s, c in sorted(merged.items())}
+
+    def pattern(self) -> re.Pattern[str]:
+        """A regex matching this route's path below the prefix (for the 405 Allow header)."""
+        return re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(self.path)) + "$")
+
+
+def template_params(service: BatchService, data: Any) -> Callable[[], set[str]]:
+    """The parameter names of the request's template, for "put `width` in `params`" hints (empty if unresolvable)."""
+
+    def names() -> set[str]:
+        try:
+            ref = data.get("template") or data.get("workflow_type")
+            return set(service.resolve_template(ref).bindings) if isinstance(ref, str) else set()
+        except Exception:
+            return set()
+
+    return names
+
+
+def make_handler(route: Route, service: BatchService) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of one route: guards, query and body parsing, the domain call, errors as JSON."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            if route.needs_store:
+                require_store(service)
+            call = Call(request, service)
+            if route.query is not None:
+                call.query = parse_query(route.query, request.query)
+            if route.body is not None:
+                limit = route.body_limit or service.config.max_body_bytes
+                call.raw = await read_json(request, limit, service.config.read_timeout_seconds, allow_empty=not route.body_required)
+                call.body = parse_request(route.body, call.raw, template_params(service, call.raw) if isinstance(call.raw, dict) else None)
+            return await route.handler(call)
+        except ApiError as exc:
+            return error_response(exc)
+        except StoreBusy:
+            return error_response(busy_error())  # type: ignore[arg-type]
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("[batchgen] unexpected error in %s %s", request.method, request.path)
+            return internal_error()
+
+    handle.__name__ = route.operation_id
+    return handle
+
+
+def register(routes: web.RouteTableDef, service: BatchService, table: list[Route]) -> None:
+    """Mount every route of the table, then the catch-all for everything else under the prefix."""
+    for route in table:
+        # routes.get also answers HEAD (aiohttp's allow_head), as the hand-written routes did.
+        add = routes.get if route.method == "GET" else functools.partial(routes.route, route.method)
+        add(API_PREFIX + route.path)(make_handler(route, service))
+    patterns = [(route.pattern(), route.method) for route in table]
+
+    async def unknown(request: web.Request) -> web.StreamResponse:
+        path = request.path[len("/api"):] if request.path.startswith("/api/") else request.path
+        tail = path[len(API_PREFIX):] if path.startswith(API_PREFIX + "/") else None
+        allowed = sorted({m for p, m in patterns if tail is not None and p.match(tail)})
+        if allowed:
+            allow = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []))
+            error = ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}; use {allow}",
+                             {"allowed": allowed}, {"Allow": allow})
+        else:
+            error = not_found("no_such_route", f"no route {request.path}; see {API_PREFIX}/openapi.json for the API", path=request.path)
+        return error_response(error)
+
+    # Only our own prefix: ComfyUI mounts this also under /api/batchgen/, which shadows nothing of its own.
+    routes.route("*", "/batchgen/{tail:.*}")(unknown)
