@@ -39,6 +39,7 @@ class FakeHost:
     validations: int = 0
     max_depth: int = 0
     listener: Callable[[], None] | None = None
+    released: list[str] = field(default_factory=list)
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -130,6 +131,9 @@ class FakeHost:
 
     def input_file_exists(self, name: str) -> bool:
         return name in self.input_files
+
+    def release(self, prompt_ids: Iterable[str]) -> None:
+        self.released.extend(prompt_ids)
 
     # -- simulated worker ------------------------------------------------------------------
 
