@@ -22,16 +22,18 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import ids, outcomes
+from . import outcomes
 from .config import Config
 from .control_flags import FlagsMixin
 from .events import EventPublisher, batch_event, job_event
 from .flights import BatchMeta, InFlight, job_prefix
 from .host import Host, HostValidationError, PromptState
-from .leases import OwnerIdentity, expired_owners, new_owner
+from .leases import OwnerIdentity, new_owner
 from .models import JobError, JobStatus
+from .ownership import OwnershipMixin
 from .store import DispatchItem, JobUpdate, Store, StoreBusy
 from .templates import Template, materialise, output_prefixes
+from .watchdog import WatchdogMixin
 
 __all__ = ["BatchMeta", "Dispatcher", "InFlight", "batch_event", "job_event", "job_prefix"]
 
@@ -40,8 +42,6 @@ log = logging.getLogger("batchgen.dispatcher")
 IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
 # Seconds a job must run before "running" is written (see _observe).
 RUNNING_WRITE_DELAY = 0.1
-# Seconds between two watchdog looks at ComfyUI's worker.
-HEALTH_CHECK_INTERVAL = 0.5
 # Seconds between two relays of events other processes logged (our own go out at commit).
 EVENT_POLL_INTERVAL = 0.25
 
@@ -49,7 +49,7 @@ EVENT_POLL_INTERVAL = 0.25
 Observed = tuple[str, JobUpdate, str | None, bool]
 
 
-class Dispatcher(FlagsMixin):
+class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin):
     """Feeds the native queue from the store and resolves outcomes, on the server loop."""
 
     def __init__(self, store: Store, host: Host, config: Config, owner: OwnerIdentity | None = None,
@@ -90,7 +90,10 @@ class Dispatcher(FlagsMixin):
     async def start(self) -> None:
         """Register as an owner, adopt jobs whose owner died, hook the host, start the feed loop."""
         async with self._lock:
-            await self._housekeep(self.clock())
+            try:
+                await self._housekeep(self.clock())
+            except Exception as exc:  # the loop retries; a locked database must not keep the dispatcher down
+                log.warning("[batchgen] could not take over jobs at startup (%s: %s); retrying", type(exc).__name__, exc)
         if self.in_flight:
             log.info("[batchgen] resuming: %d job(s) were in flight when their process stopped", len(self.in_flight))
         self.host.set_listener(self.wake)
@@ -186,75 +189,6 @@ class Dispatcher(FlagsMixin):
             await self._feed(claimed, now)
         elif applied.jobs:
             self.wake()
-
-    # -- ownership -------------------------------------------------------------------------
-
-    async def _housekeep(self, now: float) -> None:
-        """Renew our lease, adopt the jobs of dead owners, and rebuild in-flight memory from the store."""
-        await self.store.renew_lease(self.owner, now)
-        expired = expired_owners(await self.store.list_owners(), self.owner, now, self.config.lease_seconds)
-        if expired or self._needs_resync:
-            adopted = await self.store.adopt_expired(self.owner, expired, now)
-            if adopted:
-                self.adopted += len(adopted)
-                log.info("[batchgen] adopted %d in-flight job(s) of stopped process(es) %s", len(adopted),
-                         ", ".join(o.label for o in expired) or "(previous version)")
-        await self._resync()
-        self._needs_resync = False
-        self._last_lease = now
-
-    async def _resync(self) -> None:
-        """Make ``in_flight`` exactly the in-flight rows the store says we hold."""
-        rows = {job.prompt_id: job for job in await self.store.owned_in_flight(self.owner.owner_id) if job.prompt_id}
-        for pid in [p for p in self.in_flight if p not in rows]:
-            # Resolved by a commit whose follow-up failed, or taken over by another process.
-            self.in_flight.pop(pid)
-            self._withdraw(pid)
-        for pid, job in rows.items():
-            flight = self.in_flight.get(pid)
-            if flight is None:
-                meta = await self._batch_meta(job.batch_id)
-                prefix = job_prefix(meta.subfolder, job.idx, job.attempts, meta.total) if meta else ""
-                self.in_flight[pid] = InFlight(job.id, job.batch_id, job.idx, job.attempts, job.status, prefix, requeues=job.requeues)
-            else:
-                flight.status = job.status
-
-    def _withdraw(self, pid: str) -> None:
-        """Stop executing a prompt whose job is no longer ours (best effort)."""
-        self._cancelling.discard(pid)
-        if not self.host.remove_pending([pid]):
-            self.host.interrupt(pid)
-
-    # -- watchdog --------------------------------------------------------------------------
-
-    def _check_host(self, now: float) -> str | None:
-        """Detect a dead prompt worker, or one that stopped taking prompts (pending, none running)."""
-        # Checked at most every HEALTH_CHECK_INTERVAL: steps run after every queue change, and this is not free.
-        if now - self._last_health_check < HEALTH_CHECK_INTERVAL:
-            return self.host_problem
-        self._last_health_check = now
-        info = self.host.info()
-        problem = detail = None
-        if info.worker_alive is False:
-            problem, detail = "worker_dead", "ComfyUI's prompt worker thread is not running; restart ComfyUI"
-        elif info.queue_pending > 0 and info.queue_running == 0:
-            if self._idle_since is None:
-                self._idle_since = now
-            elif now - self._idle_since >= self.config.stall_seconds:
-                problem = "worker_stalled"
-                detail = f"ComfyUI has {info.queue_pending} pending prompt(s) and none has started for {now - self._idle_since:.0f} s"
-        else:
-            self._idle_since = None
-        self.host_problem, self.host_problem_detail = problem, detail
-        return problem
-
-    def _announce_state(self, state: str, detail: str | None = None) -> None:
-        detail = detail or self.host_problem_detail
-        if state == "running":
-            log.info("[batchgen] dispatcher healthy again; feeding resumes")
-        else:
-            log.warning("[batchgen] dispatcher %s: %s", state, detail)
-        self.host.send_event(ids.EVENT_HEALTH, {"state": state, "detail": detail})  # not logged: about this process only
 
     # -- batch metadata --------------------------------------------------------------------
 
