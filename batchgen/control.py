@@ -112,5 +112,7 @@ class ControlMixin:
         """Events after seq ``after`` (of one batch, or all), oldest first: what a reconnecting client missed."""
         if batch_id is not None:
             await self.get_batch(batch_id)
+        # The route validates (after >= 0, limit 1..1000); clamped here too so no caller can ask for the whole log.
+        after, limit = max(0, after), max(1, min(limit, 1000))
         events, last_seq, oldest_seq, has_more = await self.store.list_events(after, batch_id, limit)
         return {"events": [e.as_dict() for e in events], "last_seq": last_seq, "oldest_seq": oldest_seq, "has_more": has_more}

@@ -44,6 +44,8 @@ IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
 RUNNING_WRITE_DELAY = 0.1
 # Seconds between two relays of events other processes logged (our own go out at commit).
 EVENT_POLL_INTERVAL = 0.25
+# While the window has room, look this often for work (a batch posted to another process wakes only that one).
+IDLE_POLL_SECONDS = 0.2
 
 # (prompt id, update, counter to bump once committed, whether ComfyUI finished it)
 Observed = tuple[str, JobUpdate, str | None, bool]
@@ -125,8 +127,10 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin):
 
     async def _run(self) -> None:
         while not self._stopping:
+            room = len(self.in_flight) < self.config.window
+            timeout = min(self.config.tick_seconds, IDLE_POLL_SECONDS) if room else self.config.tick_seconds
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
@@ -181,8 +185,8 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin):
         observed = await self._observe(now)
         # Feed nothing while ComfyUI's worker is dead or stalled: new prompts would only pile up.
         need = 0 if self._check_host(now) else self.config.window - len(self.in_flight)
-        if not observed and need <= 0:
-            return
+        if not observed and (need <= 0 or not await self.store.has_due_work(now)):
+            return  # nothing to write: no write transaction (they are serialised between processes)
         applied, claimed = await self.store.advance([o[1] for o in observed], need, now, self.owner.owner_id)
         self._settle(observed, applied)
         if claimed:

@@ -109,6 +109,10 @@ class Store(Connections):
         """Up to ``limit`` due pending jobs in scheduling order (read only; claiming happens in advance())."""
         return await self.run_read(jobs_sql.pick_sync, limit, now) if limit > 0 else []
 
+    async def has_due_work(self, now: float) -> bool:
+        """True if some batch that may be fed has a pending job due now (a cheap read before a claim)."""
+        return await self.run_read(jobs_sql.has_due_work_sync, now)
+
     async def apply(self, updates: Sequence[JobUpdate], fed_batches: Iterable[str] = ()) -> Applied:
         """Apply job status changes (each a compare-and-set) in one transaction, keeping counters and status right."""
         if not updates:

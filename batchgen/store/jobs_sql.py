@@ -25,6 +25,14 @@ _DUE_JOBS_SQL = (
 )
 
 
+def has_due_work_sync(conn: Any, now: float) -> bool:
+    """True if a batch that may be fed has a due pending job."""
+    return conn.execute(
+        "SELECT 1 FROM batches b WHERE b.n_pending > 0 AND b.paused = 0 AND b.cancelled = 0 AND EXISTS "
+        "(SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.status = 'pending' AND j.not_before <= ?) LIMIT 1", (now,)
+    ).fetchone() is not None
+
+
 def pick_sync(conn: Any, limit: int, now: float) -> list[DispatchItem]:
     """Up to ``limit`` due pending jobs in scheduling order (batchgen/scheduling.py decides the order)."""
     if limit <= 0:

@@ -21,7 +21,7 @@ from tests.unit.enginekit import Proc, add_batch, start_proc, stop_proc, termina
 
 N_JOBS = 12
 WRITE_POINTS = ["advance_sync", "register_sync", "adopt_sync", "_noop_sync"]
-READ_POINTS = ["owned_sync", "batch_flags_sync", "list_owners_sync", "_fetchall_sync"]
+READ_POINTS = ["owned_sync", "batch_flags_sync", "list_owners_sync", "has_due_work_sync", "_fetchall_sync"]
 
 
 class Faults:
