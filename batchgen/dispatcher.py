@@ -26,13 +26,14 @@ from . import outcomes
 from .config import Config
 from .control_flags import FlagsMixin
 from .events import EventPublisher, batch_event, job_event
+from .feeding import FeedMixin
 from .flights import BatchMeta, InFlight, job_prefix
-from .host import Host, HostValidationError, PromptState
+from .host import Host, PromptState
 from .leases import OwnerIdentity, new_owner
-from .models import JobError, JobStatus
+from .models import JobStatus
 from .ownership import OwnershipMixin
-from .store import DispatchItem, JobUpdate, Store, StoreBusy
-from .templates import Template, materialise, output_prefixes
+from .store import JobUpdate, Store, StoreBusy
+from .templates import Template, output_prefixes
 from .watchdog import WatchdogMixin
 
 __all__ = ["BatchMeta", "Dispatcher", "InFlight", "batch_event", "job_event", "job_prefix"]
@@ -51,7 +52,7 @@ IDLE_POLL_SECONDS = 0.2
 Observed = tuple[str, JobUpdate, str | None, bool]
 
 
-class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin):
+class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
     """Feeds the native queue from the store and resolves outcomes, on the server loop."""
 
     def __init__(self, store: Store, host: Host, config: Config, owner: OwnerIdentity | None = None,
@@ -309,47 +310,6 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin):
                 release(prompt_ids)
             except Exception:
                 log.exception("[batchgen] could not trim ComfyUI's history")
-
-    # -- feed ------------------------------------------------------------------------------
-
-    async def _feed(self, claimed: list[DispatchItem], now: float) -> None:
-        """Build and enqueue the prompts of jobs already committed as queued (by us)."""
-        failed: list[JobUpdate] = []
-        for item in claimed:
-            assert item.prompt_id is not None
-            meta = await self._batch_meta(item.batch_id)
-            if meta is None or item.batch_id in self._stopped:
-                failed.append(self._claim_update(item, outcomes.cancelled(now)))
-                continue
-            self._flags[item.batch_id] = (False, False)  # the claim proves it was neither paused nor cancelled
-            prefix = job_prefix(meta.subfolder, item.idx, item.attempts, meta.total)
-            prompt = materialise(meta.template, item.params, prefix)
-            try:
-                outputs = await self.host.prepare(prompt, meta.template.shape_key(item.params, meta.digest))
-            except HostValidationError as exc:
-                error = JobError("validation", exc.error.get("message", "prompt failed validation"))
-                failed.append(self._claim_update(item, outcomes.Decision(JobStatus.FAILED, {"error_json": error, "finished_at": now})))
-                continue
-            extra = {"extra_pnginfo": {"batchgen": {"batch_id": item.batch_id, "job_id": item.job_id, "idx": item.idx}}}
-            # The row is committed as queued by us: memory may follow before the prompt is in ComfyUI's queue.
-            self.in_flight[item.prompt_id] = InFlight(item.job_id, item.batch_id, item.idx, item.attempts, JobStatus.QUEUED, prefix,
-                                                      requeues=item.requeues)
-            try:
-                self.host.enqueue(item.prompt_id, prompt, outputs, f"batchgen-{item.batch_id}", extra)
-            except Exception:
-                # Left recorded as queued: the next pass sees it missing and requeues it (attempt not counted).
-                log.exception("[batchgen] could not put job %s into ComfyUI's queue", item.job_id)
-            self.jobs_fed += 1
-        self.max_in_flight_seen = max(self.max_in_flight_seen, len(self.in_flight))
-        if failed:
-            applied = await self.store.apply(failed)
-            if applied.skipped:
-                self._needs_resync = True
-            self.wake()
-
-    def _claim_update(self, item: DispatchItem, decision: outcomes.Decision) -> JobUpdate:
-        return JobUpdate(item.job_id, (JobStatus.QUEUED,), decision.status, decision.fields, prompt_id=item.prompt_id,
-                         owner_id=self.owner.owner_id)
 
     def status(self) -> dict[str, Any]:
         """Dispatcher state for /health."""
