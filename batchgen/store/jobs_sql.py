@@ -16,12 +16,13 @@ from .rows import BATCH_COLUMNS, JOB_COLUMNS, Applied, DispatchItem, JobUpdate, 
 # Batches that may be fed, each with the earliest due time of its pending jobs (index jobs_batch_status_due).
 _CANDIDATES_SQL = (
     "SELECT b.id, b.priority, b.last_fed_at, b.seq, "
-    "(SELECT MIN(j.not_before) FROM jobs j WHERE j.batch_id = b.id AND j.status = 'pending') AS due_at "
+    "(SELECT j.not_before FROM jobs j WHERE j.batch_id = b.id AND j.status = 'pending' ORDER BY j.not_before LIMIT 1) AS due_at "
     "FROM batches b WHERE b.n_pending > 0 AND b.paused = 0 AND b.cancelled = 0"
 )
+# "+not_before": not an index term, so the (batch_id, status, idx) index serves the ORDER BY without a sort.
 _DUE_JOBS_SQL = (
     "SELECT id, batch_id, idx, params_json, attempts, requeues FROM jobs WHERE batch_id = ? AND status = 'pending' "
-    "AND not_before <= ? ORDER BY idx LIMIT ?"
+    "AND +not_before <= ? ORDER BY idx LIMIT ?"
 )
 
 
@@ -29,7 +30,7 @@ def has_due_work_sync(conn: Any, now: float) -> bool:
     """True if a batch that may be fed has a due pending job."""
     return conn.execute(
         "SELECT 1 FROM batches b WHERE b.n_pending > 0 AND b.paused = 0 AND b.cancelled = 0 AND EXISTS "
-        "(SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.status = 'pending' AND j.not_before <= ?) LIMIT 1", (now,)
+        "(SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.status = 'pending' AND j.not_before <= ? LIMIT 1) LIMIT 1", (now,)
     ).fetchone() is not None
 
 
