@@ -339,3 +339,14 @@ async def test_concurrent_writers_are_serialised(store):
     after = await store.get_batch(b.id)
     assert (after.counts.succeeded, after.status) == (40, BatchStatus.SUCCEEDED)
     check_counters(store)
+
+
+async def test_claiming_never_sorts_or_scans_the_backlog(store):
+    # Each dispatcher step claims from the backlog: a sort or scan over every pending job costs ms per job on big batches.
+    from batchgen_ext.batchgen.store import jobs_sql
+
+    await store.create_batch(new_batch(), specs(10))
+    plans = []
+    for sql, args in ((jobs_sql._DUE_JOBS_SQL, ("x", 1e12, 2)), (jobs_sql._CANDIDATES_SQL, ())):
+        plans += [row[3] for row in store._inline.execute("EXPLAIN QUERY PLAN " + sql, args)]
+    assert not [p for p in plans if "TEMP B-TREE" in p or p.startswith("SCAN j")], plans
