@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .models import Job
 
@@ -104,6 +104,9 @@ def expired_owners(owners: Iterable[OwnerRow], me: OwnerIdentity, now: float, le
 
 class LeaseStore(Protocol):
     """The ownership calls a store provides (SQLite today; see the module docstring for others)."""
+
+    async def advance(self, updates: Sequence[Any], need: int, now: float, owner_id: str) -> tuple[Any, list[Any]]:
+        """Apply compare-and-set updates, then claim up to ``need`` due pending jobs for ``owner_id``, atomically."""
 
     async def register_owner(self, owner: OwnerIdentity, now: float) -> None:
         """Create (or refresh) the owner's row with a fresh heartbeat."""
