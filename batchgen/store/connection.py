@@ -104,8 +104,8 @@ class Connections:
         for version, sql in MIGRATIONS:
             if version <= current:
                 continue
-            await self.run_in_transaction(_migrate_sync, version, sql, time.time())
-            log.info("[batchgen] database migrated to version %d", version)
+            if await self.run_in_transaction(_migrate_sync, version, sql, time.time()):
+                log.info("[batchgen] database migrated to version %d", version)
 
     @property
     def ready(self) -> bool:
@@ -205,8 +205,13 @@ def _transaction(aconn: aiosqlite.Connection, fn: Callable[..., T], args: tuple[
     return result, (events_sql.committed(state, pending) if pending is not None else [])
 
 
-def _migrate_sync(tx: Any, version: int, sql: str, now: float) -> None:
+def _migrate_sync(tx: Any, version: int, sql: str, now: float) -> bool:
+    # Re-checked under the write lock: two ComfyUI processes started together on one database
+    # would otherwise both apply the same migration (and the second would fail to open).
+    if tx.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+        return False
     for statement in (s.strip() for s in sql.split(";")):
         if statement:
             tx.execute(statement)
     tx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now))
+    return True
