@@ -64,7 +64,7 @@ class Connections:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write = await self._connect()
-        await self._write.execute("PRAGMA journal_mode=WAL")
+        await self._prepare_file()
         await self._migrate()
         if not self.inline_reads or not isinstance(self.path, Path):
             self._read = await self._connect()
@@ -80,9 +80,8 @@ class Connections:
         # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
         conn = await aiosqlite.connect(str(self.path), isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in (f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"):
+            await _run(conn, pragma)
         return conn
 
     async def close(self) -> None:
@@ -96,9 +95,22 @@ class Connections:
                 await conn.close()
         self._read = self._write = None
 
+    async def _prepare_file(self) -> None:
+        """WAL mode and the migrations table; retried, since another process may be creating the same file right now."""
+        assert self._write is not None
+        for attempt in range(100):
+            try:
+                # SQLite answers "locked" at once (no busy wait) while another connection switches a new file to WAL.
+                await _run(self._write, "PRAGMA journal_mode=WAL")
+                await _run(self._write, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == 99:
+                    raise
+                await asyncio.sleep(0.05)
+
     async def _migrate(self) -> None:
         assert self._write is not None
-        await self._write.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
         async with self._write.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
             (current,) = await cur.fetchone()
         for version, sql in MIGRATIONS:
@@ -172,6 +184,12 @@ class Connections:
             if events:
                 self.log_state.last_published = events[-1].seq
             self._deliver(events)
+
+
+async def _run(conn: aiosqlite.Connection, sql: str) -> None:
+    """Execute one statement to its end: an unread result keeps the statement, and its lock on the file, open."""
+    async with conn.execute(sql) as cursor:
+        await cursor.fetchall()
 
 
 def _read_snapshot(aconn: aiosqlite.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
