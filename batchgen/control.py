@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import ids
 from .api_models import PriorityRequest
 from .api_parse import parse_request
-from .dispatcher import batch_event
 from .errors import conflict, not_found
 from .models import Batch, Job, JobStatus
 
@@ -106,6 +104,14 @@ class ControlMixin:
         return self.host.delete_output_folder(batch.output_subfolder) if images else 0
 
     async def _announce(self, batch_id: str) -> Batch:
-        batch = await self.get_batch(batch_id)
-        self.host.send_event(ids.EVENT_BATCH, batch_event(batch))
-        return batch
+        # The change's batch event was logged with it (and sent by the one publisher).
+        return await self.get_batch(batch_id)
+
+    async def list_events(self, after: int, batch_id: str | None, limit: int) -> dict[str, Any]:
+        """Events after seq ``after`` (of one batch, or all), oldest first: what a reconnecting client missed."""
+        if batch_id is not None:
+            await self.get_batch(batch_id)
+        # The route validates (after >= 0, limit 1..1000); clamped here too so no caller can ask for the whole log.
+        after, limit = max(0, after), max(1, min(limit, 1000))
+        events, last_seq, oldest_seq, has_more = await self.store.list_events(after, batch_id, limit)
+        return {"events": [e.as_dict() for e in events], "last_seq": last_seq, "oldest_seq": oldest_seq, "has_more": has_more}

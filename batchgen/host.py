@@ -99,3 +99,6 @@ class Host(Protocol):
 
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""
+
+    def release(self, prompt_ids: Iterable[str]) -> None:
+        """Outcomes of these prompts are committed: the host may drop them from its history (keeping a few)."""

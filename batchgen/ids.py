@@ -24,6 +24,7 @@ OUTPUT_ROOT = "batchgen"
 # Websocket events sent through ComfyUI's own socket (send_sync).
 EVENT_JOB = "batchgen.job"
 EVENT_BATCH = "batchgen.batch"
+EVENT_BATCH_DELETED = "batchgen.batch_deleted"
 EVENT_HEALTH = "batchgen.health"
 # Relayed ComfyUI progress of a running job (throttled, not stored in the event log).
 EVENT_PROGRESS = "batchgen.progress"

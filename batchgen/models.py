@@ -191,6 +191,8 @@ class Job:
     finished_at: float | None = None
     outputs: list[OutputFile] = field(default_factory=list)
     error: JobError | None = None
+    # The dispatcher process (owner id) that last claimed it; see batchgen/leases.py.
+    owner_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -65,4 +65,32 @@ MIGRATIONS: list[tuple[int, str]] = [
         # How often a job vanished from ComfyUI's queue without being seen running (poison-pill guard).
         "ALTER TABLE jobs ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        3,
+        # Jobs owned by one process at a time (batchgen/leases.py) and the durable event log.
+        # boot_id was written and never read: it becomes the owner of an in-flight job.
+        """
+        ALTER TABLE jobs RENAME COLUMN boot_id TO owner_id;
+        CREATE INDEX jobs_owner_in_flight ON jobs(owner_id) WHERE status IN ('queued', 'running');
+        CREATE INDEX jobs_batch_status_due ON jobs(batch_id, status, not_before);
+        CREATE TABLE owners (
+            owner_id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            machine TEXT NOT NULL DEFAULT '',
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL
+        );
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            batch_id TEXT,
+            job_id INTEGER,
+            created_at REAL NOT NULL,
+            data_json TEXT NOT NULL
+        );
+        CREATE INDEX events_batch_seq ON events(batch_id, seq)
+        """,
+    ),
 ]

@@ -62,6 +62,8 @@ class ComfyServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # Several servers on one install: user, input and output folders here (temp, log and ComfyUI's own database stay per server).
+    shared_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -69,15 +71,15 @@ class ComfyServer:
 
     @property
     def output_dir(self) -> Path:
-        return self.data_dir / "output"
+        return (self.shared_dir or self.data_dir) / "output"
 
     @property
     def input_dir(self) -> Path:
-        return self.data_dir / "input"
+        return (self.shared_dir or self.data_dir) / "input"
 
     @property
     def user_dir(self) -> Path:
-        return self.data_dir / "user"
+        return (self.shared_dir or self.data_dir) / "user"
 
     @property
     def temp_dir(self) -> Path:
@@ -220,11 +222,17 @@ class ComfyServer:
         return len(queue["queue_running"]), len(queue["queue_pending"])
 
 
-def new_server(data_dir: Path, **kwargs: Any) -> ComfyServer:
-    """A ComfyServer for the ComfyUI named by the environment (caller checks comfy_env() first)."""
+def new_server(data_dir: Path, shared_data_dir: Path | None = None, **kwargs: Any) -> ComfyServer:
+    """A ComfyServer for the ComfyUI named by the environment (caller checks comfy_env() first).
+
+    ``shared_data_dir``: user, input and output folders shared with other servers (one install
+    started twice, e.g. one process per GPU); created if missing, never emptied here.
+    """
     found = comfy_env()
     assert found is not None, skip_reason()
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
-    return ComfyServer(found[0], found[1], data_dir, **kwargs)
+    if shared_data_dir is not None:
+        shared_data_dir.mkdir(parents=True, exist_ok=True)
+    return ComfyServer(found[0], found[1], data_dir, shared_dir=shared_data_dir, **kwargs)

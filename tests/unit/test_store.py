@@ -339,3 +339,28 @@ async def test_concurrent_writers_are_serialised(store):
     after = await store.get_batch(b.id)
     assert (after.counts.succeeded, after.status) == (40, BatchStatus.SUCCEEDED)
     check_counters(store)
+
+
+async def test_claiming_never_sorts_or_scans_the_backlog(store):
+    # Each dispatcher step claims from the backlog: a sort or scan over every pending job costs ms per job on big batches.
+    from batchgen_ext.batchgen.store import jobs_sql
+
+    await store.create_batch(new_batch(), specs(10))
+    plans = []
+    for sql, args in ((jobs_sql._DUE_JOBS_SQL, ("x", 1e12, 2)), (jobs_sql._CANDIDATES_SQL, ())):
+        plans += [row[3] for row in store._inline.execute("EXPLAIN QUERY PLAN " + sql, args)]
+    assert not [p for p in plans if "TEMP B-TREE" in p or p.startswith("SCAN j")], plans
+
+
+async def test_two_processes_opening_a_new_database_at_once_both_open_it(tmp_path):
+    # One install started twice (one ComfyUI per GPU): both migrate the same file at the same moment.
+    path = tmp_path / "shared.sqlite3"
+    stores = [Store(path) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        assert all(s.ready for s in stores)
+        with sqlite3.connect(path) as conn:
+            assert [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")] == [v for v, _ in MIGRATIONS]
+    finally:
+        for s in stores:
+            await s.close()

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
-from batchgen_ext.batchgen import dispatcher as dispatcher_module
+from batchgen_ext.batchgen import watchdog as watchdog_module
 from batchgen_ext.batchgen.config import Config
 from batchgen_ext.batchgen.dispatcher import Dispatcher
 from batchgen_ext.batchgen.expansion import JobSpec
@@ -35,7 +35,7 @@ class SickHost(FakeHost):
 
 @pytest.fixture
 async def setup(tmp_path, monkeypatch):
-    monkeypatch.setattr(dispatcher_module, "HEALTH_CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(watchdog_module, "HEALTH_CHECK_INTERVAL", 0.0)
     store = Store(tmp_path / "db.sqlite3")
     await store.open()
     host = SickHost(output_dir=tmp_path / "out")
