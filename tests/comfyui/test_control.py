@@ -95,19 +95,26 @@ def test_someone_else_clearing_the_queue_or_interrupting_loses_nothing(comfy):
 
 def test_a_failing_job_fails_alone_with_its_error(comfy):
     template = sleep_template(0.0)
-    template["bindings"]["height"] = "1.height"
-    # A negative height passes the once-per-shape validation (done with the first job) and fails in the node.
+    # The image height is 64 // divisor: every value is in range for the node (so intake accepts it),
+    # and a divisor of 0 fails in ComfyUI's node at run time, deterministically.
+    template["workflow"]["4"] = {"class_type": "TestIntMathOperation", "inputs": {"a": 64, "b": 4, "operation": "divide"}}
+    template["workflow"]["1"]["inputs"]["height"] = ["4", 0]
+    template["bindings"]["divisor"] = "4.b"
     status, batch = comfy.post(f"{API}/batches", {"name": "one bad", "template": template,
-                                                  "jobs": [{"height": 16, "seconds": 0.001}, {"height": -5, "seconds": 0.002},
-                                                           {"height": 8, "seconds": 0.003}]})
+                                                  "jobs": [{"divisor": 4, "seconds": 0.001}, {"divisor": 0, "seconds": 0.002},
+                                                           {"divisor": 8, "seconds": 0.003}]})
     assert status == 201, batch
     done = comfy.wait_batch(batch["id"])
     assert done["status"] == "partial" and done["counts"] == {**done["counts"], "succeeded": 2, "failed": 1}
     bad = comfy.all_jobs(batch["id"])[1]
     assert bad["status"] == "failed" and bad["attempts"] == 1  # deterministic: not retried
-    assert bad["error"]["node_id"] == "1" and bad["error"]["node_type"] == "StubImage" and bad["error"]["exception_type"]
+    assert bad["error"]["node_id"] == "4" and bad["error"]["node_type"] == "TestIntMathOperation"
+    assert bad["error"]["exception_type"]
     status, body = comfy.post(f"{API}/jobs/{bad['id']}/retry", {})
     assert status == 200 and body["status"] == "pending"
+    # The retried job fails the same way again; wait for it, so no later test inherits a running batch.
+    again = comfy.wait_batch(batch["id"])
+    assert again["status"] == "partial" and comfy.get(f"{API}/jobs/{bad['id']}")["attempts"] == 2
 
 
 def test_idempotency_key_replays_from_concurrent_clients(comfy):
@@ -127,6 +134,7 @@ def test_idempotency_key_replays_from_concurrent_clients(comfy):
     assert sorted(s for s, _ in results) == [200] * 7 + [201]
     status, resp = comfy.post(f"{API}/batches", {**body, "name": "other"}, headers={"Idempotency-Key": "client-7f3a"})
     assert status == 422 and resp["error"] == "idempotency_key_reused"
+    assert comfy.wait_batch(results[0][1])["status"] == "succeeded"
 
 
 def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
@@ -144,8 +152,9 @@ def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
         holder.close()
     assert comfy.get(f"{API}/batches?limit=1")["total"] == before
     wait_until(lambda: comfy.get(f"{API}/health")["status"] == "ok", timeout=20)
-    status, _ = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 779_000)})
+    status, batch = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 779_000)})
     assert status == 201
+    assert comfy.wait_batch(batch["id"])["status"] == "succeeded"
 
 
 def test_a_request_cut_off_mid_body_writes_nothing(comfy):
