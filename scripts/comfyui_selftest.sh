@@ -49,7 +49,7 @@ tar -C "$COMFY" --exclude=./.git --exclude='./custom_nodes/*' --exclude=./user -
   --exclude=./temp --exclude=./input -cf - . | tar -C "$WORK" -xf -
 mkdir -p "$WORK/custom_nodes"
 if [ "$WITH" = 1 ]; then
-  ln -s "$ROOT" "$WORK/custom_nodes/comfyui-batchgen"
+  ln -s "$ROOT" "$WORK/custom_nodes/batchgen"
 fi
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 JUNIT="$WORK/junit.xml"
