@@ -54,15 +54,15 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a command, echoing it; a failure stops the script."""
+def run(args: list[str], hint: str = "", **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, echoing it; a failure stops the script (with a hint of what to do)."""
     say("$ " + " ".join(str(a) for a in args))
     try:
         return subprocess.run([str(a) for a in args], check=True, **kwargs)
     except FileNotFoundError:
         fail(f"{args[0]} is not installed")
     except subprocess.CalledProcessError as exc:
-        fail(f"command failed with exit code {exc.returncode}: {' '.join(str(a) for a in args)}")
+        fail(f"command failed with exit code {exc.returncode}: {' '.join(str(a) for a in args)}" + (f"\n  {hint}" if hint else ""))
     raise AssertionError("unreachable")
 
 
@@ -158,7 +158,7 @@ def ensure_venv(args: argparse.Namespace, comfy: Path, torch_specs: str, index: 
     python = venv_python(venv)
     if not python.exists():
         say(f"2/5 venv: creating {venv}")
-        run([args.python, "-m", "venv", venv])
+        run([args.python, "-m", "venv", venv], hint="on Debian/Ubuntu install the venv module: sudo apt-get install python3-venv")
         if args.reuse_packages_from:
             share_packages(python, Path(args.reuse_packages_from))
     requirements = [comfy / "requirements.txt", REPO / "requirements.txt"]
@@ -172,7 +172,8 @@ def ensure_venv(args: argparse.Namespace, comfy: Path, torch_specs: str, index: 
         return python
     say(f"2/5 venv: installing torch ({torch_specs}{', from ' + index if index else ''}) into {venv}")
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    run([*pip, *torch_specs.split(), *(["--index-url", index] if index else [])])
+    run([*pip, *torch_specs.split(), *(["--index-url", index] if index else [])],
+        hint="choose another build with --torch-spec/--torch-index (see https://pytorch.org/get-started/locally/)")
     pins = venv / "batchgen-torch-constraints.txt"
     pins.write_text(subprocess.run([python, "-c", PIN_TORCH], capture_output=True, text=True, check=True).stdout)
     say("3/5 requirements: ComfyUI's and ours (torch stays as installed)")
