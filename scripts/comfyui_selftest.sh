@@ -78,7 +78,8 @@ if [ "$WITH" = 1 ] && ! [ -d "$WORK/user/__batchgen" ]; then
   echo "comfyui_selftest: the extension did not start (no user/__batchgen in the copy)" >&2
   rc=1
 fi
-line="$(python3 - "$WITH" "$WORK/junit.xml" "$WORK/junit-rerun.xml" <<'PY'
+VERSION="$(sed -n 's/^__version__ *= *"\(.*\)"/\1/p' "$COMFY/comfyui_version.py" 2>/dev/null || true)"
+line="$(python3 - "$WITH" "$WORK/junit.xml" "$WORK/junit-rerun.xml" "${VERSION:-unknown}" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 
@@ -99,7 +100,7 @@ rerun = outcomes(sys.argv[3])
 final = {**first, **rerun}
 count = {k: sum(1 for v in final.values() if v == k) for k in ("passed", "failure", "error", "skipped")}
 late = sum(1 for key, v in rerun.items() if v == "passed" and first.get(key) != "passed")
-label = "with the extension" if sys.argv[1] == "1" else "without the extension"
+label = f"ComfyUI {sys.argv[4]}, " + ("with the extension" if sys.argv[1] == "1" else "without the extension")
 note = f" ({late} passed only on the rerun of failures)" if late else ""
 print(f"selftest ({label}): {count['passed']} passed, {count['failure']} failed, {count['error']} errors, "
       f"{count['skipped']} skipped of {len(final)}{note}")
