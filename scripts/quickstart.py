@@ -76,6 +76,15 @@ def git(*args: str, cwd: Path | None = None, capture: bool = False) -> str:
     return ""
 
 
+def resolve(target: Path, ref: str) -> str:
+    """The commit a tag, branch (also a remote one) or commit id names in a checkout, or ''."""
+    for name in (ref, f"origin/{ref}"):
+        commit = git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", cwd=target, capture=True)
+        if commit:
+            return commit
+    return ""
+
+
 def fingerprint(*parts: str) -> str:
     """A short hash of everything a step depends on."""
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
@@ -87,10 +96,10 @@ def ensure_checkout(source: str, ref: str | None, target: Path) -> None:
     """Clone the source once; later runs only move to --ref when it names another commit."""
     if (target / "main.py").is_file():
         if ref:
-            want = git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=target, capture=True)
+            want = resolve(target, ref)
             if not want:
                 git("fetch", "--tags", "origin", cwd=target)
-                want = git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=target, capture=True) or fail(f"no ref {ref}")
+                want = resolve(target, ref) or fail(f"no tag, branch or commit {ref!r} in {target}'s origin")
             if want != git("rev-parse", "HEAD", cwd=target, capture=True):
                 checkout(target, want)
         say(f"1/5 ComfyUI: {target} ({git('describe', '--tags', '--always', cwd=target, capture=True) or 'present'}), no clone")
@@ -101,7 +110,7 @@ def ensure_checkout(source: str, ref: str | None, target: Path) -> None:
     origin = str(local.resolve()) if local.exists() else source
     say(f"1/5 ComfyUI: cloning {origin} into {target}")
     git("-c", f"safe.directory={origin}", "clone", "--no-checkout", origin, str(target))
-    want = git("rev-parse", "--verify", f"{ref or 'HEAD'}^{{commit}}", cwd=target, capture=True)
+    want = resolve(target, ref or "HEAD")
     if not want:
         fail(f"cannot find {ref or 'HEAD'} in {origin}")
     checkout(target, want)
