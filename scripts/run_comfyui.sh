@@ -23,8 +23,8 @@ for entry in "$NODES"/*; do
   if [ -e "$entry/__init__.py" ] && [ "$(cd "$entry" && pwd -P)" = "$(cd "$ROOT" && pwd -P)" ]; then already="$entry"; fi
 done
 if [ -z "$already" ]; then
-  ln -s "$ROOT" "$NODES/comfyui-batchgen"
-  echo "[batchgen] linked $NODES/comfyui-batchgen -> $ROOT"
+  ln -s "$ROOT" "$NODES/batchgen"
+  echo "[batchgen] linked $NODES/batchgen -> $ROOT"
 fi
 [ "${1:-}" = "--" ] && shift
 cd "$COMFYUI_DIR"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.comfyui.conftest import fail_skip_when_required
 from tests.comfyui.harness import comfy_env, new_server, skip_reason
 
 CHROMIUM = os.environ.get("BATCHGEN_CHROMIUM", "/usr/bin/chromium")
@@ -26,6 +27,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "tests/browser/" in str(item.fspath).replace("\\", "/"):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # With BATCHGEN_REQUIRE_COMFYUI=1 a missing ComfyUI, playwright or chromium fails the test.
+    outcome = yield
+    fail_skip_when_required(outcome.get_result())
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,14 @@ def comfy_env() -> tuple[Path, Path] | None:
     return comfy_path, python_path
 
 
+REQUIRE_VARIABLE = "BATCHGEN_REQUIRE_COMFYUI"
+
+
+def comfy_required() -> bool:
+    """True when CI demands the real-ComfyUI tests run: a skip there is then a failure."""
+    return os.environ.get(REQUIRE_VARIABLE, "").strip() not in ("", "0")
+
+
 def skip_reason() -> str:
     """Why real-ComfyUI tests cannot run here."""
     return ("real-ComfyUI tests need COMFYUI_DIR (a ComfyUI checkout with main.py) and COMFYUI_PYTHON (its python, "

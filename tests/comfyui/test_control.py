@@ -112,6 +112,9 @@ def test_a_failing_job_fails_alone_with_its_error(comfy):
     assert bad["error"]["node_id"] == "1" and bad["error"]["node_type"] == "BatchGenInputImage" and bad["error"]["exception_type"]
     status, body = comfy.post(f"{API}/jobs/{bad['id']}/retry", {})
     assert status == 200 and body["status"] == "pending"
+    # The retried job fails the same way again; wait for it, so no later test inherits a running batch.
+    again = comfy.wait_batch(batch["id"])
+    assert again["status"] == "partial" and comfy.get(f"{API}/jobs/{bad['id']}")["attempts"] == 2
 
 
 def test_idempotency_key_replays_from_concurrent_clients(comfy):
@@ -131,6 +134,7 @@ def test_idempotency_key_replays_from_concurrent_clients(comfy):
     assert sorted(s for s, _ in results) == [200] * 7 + [201]
     status, resp = comfy.post(f"{API}/batches", {**body, "name": "other"}, headers={"Idempotency-Key": "client-7f3a"})
     assert status == 422 and resp["error"] == "idempotency_key_reused"
+    assert comfy.wait_batch(results[0][1])["status"] == "succeeded"
 
 
 def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
@@ -148,8 +152,9 @@ def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
         holder.close()
     assert comfy.get(f"{API}/batches?limit=1")["total"] == before
     wait_until(lambda: comfy.get(f"{API}/health")["status"] == "ok", timeout=20)
-    status, _ = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 779_000)})
+    status, batch = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 779_000)})
     assert status == 201
+    assert comfy.wait_batch(batch["id"])["status"] == "succeeded"
 
 
 def test_a_request_cut_off_mid_body_writes_nothing(comfy):

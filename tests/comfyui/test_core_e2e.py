@@ -8,6 +8,8 @@ import time
 
 from PIL import Image
 
+from .test_durability import sleep_jobs, sleep_template
+
 API = "/batchgen/v1"
 WINDOW = 2
 COMFY_ENV = {"BATCHGEN_MAX_JOBS": "2000", "BATCHGEN_WINDOW": str(WINDOW)}
@@ -122,12 +124,32 @@ def test_other_clients_keep_using_comfyui_meanwhile(comfy):
 
 
 def test_batch_survives_a_comfyui_restart_with_its_counts(comfy):
+    # Its own batches: one finished, one paused half-way (pending jobs that must come back paused).
+    status, finished = comfy.post(f"{API}/batches", {"name": "before restart", "template": "text-card",
+                                                     "prompts": ["one", "二"], "params": {"width": 64, "height": 64}})
+    assert status == 201, finished
+    comfy.wait_batch(finished["id"])
+    status, paused = comfy.post(f"{API}/batches", {"name": "paused over restart", "template": sleep_template(0.3),
+                                                   "jobs": sleep_jobs(12, 0.3, 990_000)})
+    assert status == 201, paused
+    assert comfy.post(f"{API}/batches/{paused['id']}/pause", {})[0] == 200
+    deadline = time.time() + 30
+    while time.time() < deadline:  # what was already in ComfyUI's queue finishes; then the counts hold still
+        counts = comfy.get(f"{API}/batches/{paused['id']}")["counts"]
+        if counts["queued"] == 0 and counts["running"] == 0:
+            break
+        time.sleep(0.1)
+    ours = (finished["id"], paused["id"])
     listed = {b["id"]: b for b in comfy.get(f"{API}/batches?limit=100")["batches"]}
-    assert listed, "earlier tests created batches"
+    assert all(batch_id in listed for batch_id in ours)
     comfy.restart()
     after = {b["id"]: b for b in comfy.get(f"{API}/batches?limit=100")["batches"]}
-    assert after.keys() == listed.keys()
-    for batch_id, before in listed.items():
-        assert after[batch_id]["counts"] == before["counts"] and after[batch_id]["status"] == before["status"]
+    assert after.keys() == listed.keys()  # every batch survives, not only ours
+    for batch_id in ours:
+        assert after[batch_id]["counts"] == listed[batch_id]["counts"] and after[batch_id]["status"] == listed[batch_id]["status"]
+    assert after[finished["id"]]["status"] == "succeeded" and after[paused["id"]]["status"] == "paused"
+    assert after[paused["id"]]["counts"]["pending"] > 0
     health = comfy.get(f"{API}/health")
     assert health["status"] == "ok" and health["store"]["ready"] and health["host"]["version"]
+    assert comfy.post(f"{API}/batches/{paused['id']}/resume", {})[0] == 200
+    assert comfy.wait_batch(paused["id"])["counts"]["succeeded"] == 12
