@@ -184,8 +184,12 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         if self.in_flight and now - self._last_flags >= self.FLAG_CHECK_INTERVAL:
             await self._check_flags(now)
         observed = await self._observe(now)
+        # Prompts whose outcome this transaction commits free their slot in the same transaction, so the
+        # next job is claimed with it (one write per trivial job, not two). If the store refuses one of
+        # them (taken over), its prompt is withdrawn anyway, so the window still holds.
+        leaving = sum(1 for _, update, _, _ in observed if not update.status.in_flight)
         # Feed nothing while ComfyUI's worker is dead or stalled: new prompts would only pile up.
-        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight)
+        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight) + leaving
         if not observed and (need <= 0 or not await self.store.has_due_work(now)):
             return  # nothing to write: no write transaction (they are serialised between processes)
         applied, claimed = await self.store.advance([o[1] for o in observed], need, now, self.owner.owner_id)
