@@ -154,7 +154,8 @@ def bench_server(prefix: str, keep: bool, env: dict[str, str] | None = None) -> 
     from tests.comfyui.harness import new_server
 
     data_root = Path(tempfile.mkdtemp(prefix=prefix))
-    server = new_server(data_root / "comfy", env=env or {})
+    # The scripts check ComfyUI's /history for every measured prompt (cache hits, reused inputs): keep all of ours there.
+    server = new_server(data_root / "comfy", env={"BATCHGEN_HISTORY_KEEP": "10000", **(env or {})})
     err(f"starting ComfyUI from {server.comfy_dir} in {server.data_dir} ...")
     server.start()
     try:
