@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ..models import JobCounts, JobStatus, derive_batch_status
+from ..models import Batch, Job, JobCounts, JobStatus, derive_batch_status
 from ..outcomes import CANCELLED_ERROR
 from ..scheduling import Candidate, levels, round_robin
 from .events_sql import Tx
@@ -53,8 +53,9 @@ def pick_sync(conn: Any, limit: int, now: float) -> list[DispatchItem]:
 
 def apply_sync(tx: Tx, updates: list[JobUpdate], fed: list[str], now: float) -> Applied:
     """Apply each update whose compare-and-set holds; keep counters, batch status and the event log right."""
-    applied: list[tuple[int, str, JobStatus]] = []
+    applied: list[tuple[Job, str, JobStatus]] = []
     skipped: list[JobUpdate] = []
+    deltas: dict[str, dict[str, int]] = {}
     for upd in updates:
         expect = [s.value for s in upd.expect]
         sql = (f"SELECT j.batch_id, j.status, b.cancelled FROM jobs j JOIN batches b ON b.id = j.batch_id "
@@ -77,24 +78,33 @@ def apply_sync(tx: Tx, updates: list[JobUpdate], fed: list[str], now: float) -> 
             status, fields = JobStatus.CANCELLED, {"error_json": CANCELLED_ERROR, "finished_at": now}
         fields["status"] = status.value
         sets = ", ".join(f"{k} = ?" for k in fields)
-        tx.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*(encode(k, v) for k, v in fields.items()), upd.job_id])
+        # RETURNING: the row as stored, without a second SELECT (every statement here hands the GIL to
+        # ComfyUI's busy worker thread and waits to get it back; fewer statements, less overhead per job).
+        (stored,) = tx.execute(f"UPDATE jobs SET {sets} WHERE id = ? RETURNING {JOB_COLUMNS}",
+                               [*(encode(k, v) for k, v in fields.items()), upd.job_id]).fetchall()
         if old is not status:
-            tx.execute(
-                f"UPDATE batches SET n_{old.value} = n_{old.value} - 1, n_{status.value} = n_{status.value} + 1, "
-                "updated_at = ? WHERE id = ?",
-                (now, row["batch_id"]),
-            )
-        applied.append((upd.job_id, row["batch_id"], old))
-    for batch_id in fed:
-        tx.execute("UPDATE batches SET last_fed_at = ? WHERE id = ?", (now, batch_id))
+            delta = deltas.setdefault(row["batch_id"], {})
+            delta[old.value] = delta.get(old.value, 0) - 1
+            delta[status.value] = delta.get(status.value, 0) + 1
+        applied.append((row_to_job(stored), row["batch_id"], old))
     touched = list(dict.fromkeys(b for _, b, _ in applied))
-    refresh_batches(tx, touched, now)
+    fed_set = set(fed)
+    for batch_id in dict.fromkeys([*touched, *fed]):
+        # One statement per batch for all its counter changes (and its feed time).
+        delta = {k: v for k, v in deltas.get(batch_id, {}).items() if v}
+        sets = [f"n_{k} = n_{k} + ?" for k in delta] + (["last_fed_at = ?"] if batch_id in fed_set else [])
+        if not sets:
+            continue
+        args = [*delta.values(), *([now] if batch_id in fed_set else [])]
+        if delta:
+            sets.append("updated_at = ?")
+            args.append(now)
+        tx.execute(f"UPDATE batches SET {', '.join(sets)} WHERE id = ?", [*args, batch_id])
+    batches = refresh_and_read(tx, touched, now)
     jobs = []
-    for job_id, _, old in applied:
-        job = row_to_job(tx.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone())
+    for job, _, old in applied:
         jobs.append((job, old))
         tx.job_changed(job, old)
-    batches = [row_to_batch(tx.execute(f"SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?", (b,)).fetchone()) for b in touched]
     for batch in batches:
         tx.batch_changed(batch)
     return Applied(jobs, batches, skipped)
@@ -121,12 +131,14 @@ def advance_sync(tx: Tx, updates: list[JobUpdate], need: int, now: float, owner_
 
 def refresh_batches(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
     """Recompute status/started/finished of batches from their counters."""
+    refresh_and_read(tx, batch_ids, now)
+
+
+def refresh_and_read(tx: Tx, batch_ids: Iterable[str], now: float) -> list[Batch]:
+    """Recompute status/started/finished of batches from their counters; the batches as stored afterwards."""
+    result: list[Batch] = []
     for batch_id in batch_ids:
-        row = tx.execute(
-            "SELECT status, n_pending, n_queued, n_running, n_succeeded, n_failed, n_cancelled, paused, cancelled, "
-            "started_at, finished_at FROM batches WHERE id = ?",
-            (batch_id,),
-        ).fetchone()
+        row = tx.execute(f"SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             continue
         counts = JobCounts(row["n_pending"], row["n_queued"], row["n_running"], row["n_succeeded"], row["n_failed"], row["n_cancelled"])
@@ -139,10 +151,12 @@ def refresh_batches(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
         else:
             finished = None
         if status.value != row["status"] or started != row["started_at"] or finished != row["finished_at"]:
-            tx.execute(
-                "UPDATE batches SET status = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+            (row,) = tx.execute(
+                f"UPDATE batches SET status = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ? RETURNING {BATCH_COLUMNS}",
                 (status.value, started, finished, now, batch_id),
-            )
+            ).fetchall()
+        result.append(row_to_batch(row))
+    return result
 
 
 def log_batch(tx: Tx, batch_id: str) -> None:
