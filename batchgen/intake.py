@@ -15,13 +15,14 @@ from . import ids
 from .api_models import MAX_NAME_LENGTH, BatchRequest, GenerateRequest, InlineTemplate, TemplateRequest
 from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
-from .expansion import JobSpec, expand
+from .expansion import JobSpec, expand, wildcard_plan
 from .host import HostValidationError
 from .models import Batch, Job
 from .registry import template_from_document
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
+from .wildcards import folder_loader
 
 __all__ = ["MAX_NAME_LENGTH", "IntakeMixin", "describe_validation", "request_hash", "slugify"]
 
@@ -117,12 +118,44 @@ class IntakeMixin:
         existing = await self._replay(idempotency_key, fingerprint) if idempotency_key is not None else None
         return fingerprint, existing
 
-    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+    def _fill_in(self, req: BatchRequest) -> BatchRequest:
+        """The request with a random wildcard seed drawn, so the stored request (and a preview's answer) reproduce the texts."""
+        w = req.wildcards
+        if w is not None and w.mode == "random" and w.seed is None:
+            seed = wildcard_plan({"mode": "random"}).seed
+            return req.model_copy(update={"wildcards": w.model_copy(update={"seed": seed})})
+        return req
+
+    async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
+        """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
         rows = req.model_dump(exclude_unset=True, exclude={"template"})
-        specs = await asyncio.to_thread(expand, rows, template, self.config.limits)
-        await self._check_images(template, specs)
+        if req.wildcards is not None:
+            rows["wildcards"] = req.wildcards.model_dump()
+        loader = folder_loader(self.wildcards_dir)
+        return await asyncio.to_thread(expand, rows, template, self.config.limits, None, loader)
+
+    async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
+        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
+        problems: list[ApiError] = []
+        for step in (self._check_images, self._check_values, self._validate_shapes):
+            try:
+                await step(template, specs)
+            except ApiError as exc:
+                problems.append(exc)
+                if not every:
+                    break
+        return problems
+
+    async def _check_values(self, template: Template, specs: list[JobSpec]) -> None:
         await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
-        await self._validate_shapes(template, specs)
+
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        req = self._fill_in(req)
+        rows = req.model_dump(exclude_unset=True, exclude={"template"})
+        specs = await self._expand(req, template)
+        problems = await self._check(template, specs)
+        if problems:
+            raise problems[0]
 
         name = req.name or "batch"
         batch_id = uuid.uuid4().hex
@@ -137,6 +170,8 @@ class IntakeMixin:
             options={"seed": rows.get("seed")},
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            request=req.model_dump(mode="json", exclude_unset=True) | (
+                {"wildcards": req.wildcards.model_dump(mode="json")} if req.wildcards is not None else {}),
         )
         try:
             batch = await self.store.create_batch(new, specs)

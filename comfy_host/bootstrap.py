@@ -56,7 +56,7 @@ def install(package_dir: Path, version: str) -> None:
     store = Store(user_dir / ids.DB_FILENAME, inline_reads=config.reads == "inline")
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
-    service = BatchService(store, host, registry, dispatcher, config, version)
+    service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=user_dir / ids.WILDCARDS_DIRNAME)
     register(server.routes, service)
 
     async def on_startup(_app: Any) -> None:
