@@ -205,7 +205,8 @@ class IntakeMixin:
             jobs, _ = await self.store.list_jobs(existing.id, limit=1)
             return existing, False, jobs[0]
         fields = req.model_dump(exclude_unset=True, include={"name", "seed", "priority", "max_attempts"})
-        batch_req = BatchRequest.model_validate({"template": "-", "name": req.name, **fields, "params": {**(req.params or {}), **top}})
+        ref = req.template if req.template is not None else req.workflow_type
+        batch_req = BatchRequest.model_validate({"template": ref, "name": req.name, **fields, "params": {**(req.params or {}), **top}})
         batch, created = await self._create(batch_req, template, idempotency_key, fingerprint)
         jobs, _ = await self.store.list_jobs(batch.id, limit=1)
         return batch, created, jobs[0]

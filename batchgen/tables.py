@@ -35,11 +35,13 @@ def decode(data: bytes, encoding: str | None = None) -> str:
             if not codecs.lookup(encoding)._is_text_encoding:  # type: ignore[attr-defined]
                 raise LookupError(encoding)
             return data.decode(encoding)
-        except LookupError:
+        except (LookupError, ValueError, TypeError) as exc:
+            if isinstance(exc, UnicodeDecodeError):
+                raise bad_request("invalid_table", f"the table is not valid {encoding} (byte {exc.start})", field="table.encoding") from None
+            if isinstance(exc, UnicodeError):  # codecs such as idna raise the base class
+                raise bad_request("invalid_table", f"the table is not valid {encoding}", field="table.encoding") from None
             raise bad_request("invalid_table", f"table.encoding {encoding!r} is not a text encoding Python knows "
                               "(e.g. utf-8, gb18030, utf-16)", field="table.encoding") from None
-        except UnicodeDecodeError as exc:
-            raise bad_request("invalid_table", f"the table is not valid {encoding} (byte {exc.start})", field="table.encoding") from None
     for bom, name in _BOMS:
         if data.startswith(bom):
             try:
