@@ -64,7 +64,8 @@ TemplateRef = Annotated[str | InlineTemplate, Field(description="A template id (
 class TableSource(ApiModel):
     """A table sent inline: the header row names the parameters; each data row is one job."""
 
-    format: Literal["csv", "tsv", "jsonl"] = Field("csv", description="csv (comma), tsv (tab) or jsonl (one JSON object a line).")
+    format: Literal["csv", "tsv", "jsonl", "xlsx"] = Field(
+        "csv", description="csv (comma), tsv (tab), jsonl (one JSON object a line) or xlsx (first sheet; data_base64 only).")
     text: Annotated[str, Field(strict=True)] | None = Field(None, description="The table as text (give text or data_base64).")
     data_base64: Annotated[str, Field(strict=True)] | None = Field(
         None, description="The file's bytes, base64: UTF-8 (with or without BOM), UTF-16 with BOM or GBK/GB18030 are detected.")

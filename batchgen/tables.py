@@ -1,4 +1,4 @@
-"""Tables sent inline (CSV, TSV, JSONL as text or base64 bytes) → typed rows, each with its spreadsheet row number.
+"""Tables sent inline (CSV, TSV, JSONL as text or base64; .xlsx as base64, batchgen/xlsx.py) → typed rows with their row numbers.
 
 Encoding of bytes, unless ``encoding`` is given: a UTF-8 or UTF-16 byte-order mark decides; otherwise strict UTF-8,
 and only if that fails GB18030 (a superset of GBK, what Chinese Excel and WPS write). The order is reliable because
@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from . import xlsx
 from .api_parse import loads_strict
 from .errors import ApiError, bad_request, too_large
 from .templates import Template
@@ -69,18 +70,17 @@ def table_text(spec: Mapping[str, Any]) -> str:
     if spec.get("text") is not None:
         text = spec["text"]
         return text[1:] if text.startswith("\ufeff") else text
-    try:
-        data = base64.b64decode(spec["data_base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise bad_request("invalid_table", "table.data_base64 is not valid base64", field="table.data_base64") from None
-    return decode(data, spec.get("encoding"))
+    return decode(_base64(spec["data_base64"]), spec.get("encoding"))
 
 
 def read_rows(spec: Mapping[str, Any], template: Template, max_rows: int) -> list[tuple[int, dict[str, Any]]]:
     """(row number, {param: typed value}) for every data row; empty cells are left out so ``params`` fills them."""
-    text = table_text(spec)
     fmt = spec.get("format", "csv")
-    records = _jsonl(text) if fmt == "jsonl" else _delimited(text, "\t" if fmt == "tsv" else ",")
+    if fmt == "xlsx":
+        records = _xlsx(spec)
+    else:
+        text = table_text(spec)
+        records = _jsonl(text) if fmt == "jsonl" else _delimited(text, "\t" if fmt == "tsv" else ",")
     columns = _column_map(records, spec.get("columns") or {}, template) if fmt != "jsonl" else None
     out: list[tuple[int, dict[str, Any]]] = []
     for number, record in records.rows:
@@ -121,6 +121,27 @@ def _delimited(text: str, delimiter: str) -> _Records:
     except csv.Error as exc:
         raise bad_request("invalid_table", f"the table is not valid {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}") from None
     return _Records(headers, rows)
+
+
+def _xlsx(spec: Mapping[str, Any]) -> _Records:
+    if spec.get("data_base64") is None or spec.get("text") is not None or spec.get("encoding") is not None:
+        raise bad_request("invalid_table", "an xlsx table is sent as data_base64 (the file's bytes), without text or encoding",
+                          field="table")
+    headers, cells = xlsx.read_sheet(_base64(spec["data_base64"]))
+    rows = []
+    for number, row in cells:
+        if len(row) > len(headers) and any(c != "" for c in row[len(headers):]):
+            raise bad_request("invalid_table_value", f"row {number}: a cell right of the last header (the header has {len(headers)} columns)",
+                              row=number)
+        rows.append((number, {h: c for h, c in zip(headers, row, strict=False) if h}))
+    return _Records(headers, rows)
+
+
+def _base64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request("invalid_table", "table.data_base64 is not valid base64", field="table.data_base64") from None
 
 
 def _jsonl(text: str) -> _Records:

@@ -21,7 +21,7 @@ CREATE_ERRORS = {
     400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat", "invalid_table",
           "invalid_table_column", "invalid_table_value", "invalid_wildcards", "invalid_wildcard", "wildcard_not_found"),
     404: ("template_not_found",),
-    413: ("too_many_jobs",),
+    413: ("too_many_jobs", "table_too_large"),
     422: ("empty_batch", "value_too_long", "image_not_found", "idempotency_key_reused"),
 }
 GENERATE_ERRORS = {**CREATE_ERRORS, 400: (*TEMPLATE_ERRORS, "invalid_prompt_text", "not_a_single_job")}

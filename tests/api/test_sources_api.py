@@ -11,6 +11,7 @@ from batchgen_ext.batchgen.schema import MIGRATIONS
 from batchgen_ext.batchgen.store import Store
 
 from tests.api.test_api import API, create, db_counts, error_of, post
+from tests.unit.xlsxkit import xlsx_bytes
 
 GBK_CSV = "prompt,width,height\n" + "".join(f"商品 {i} 号「杯子」,{256 + i},128\n" for i in range(200))
 
@@ -175,3 +176,13 @@ async def test_generate_stores_a_request_that_names_its_template(env):
     stored = json.loads(stored)
     assert stored["template"] == "text-card" and stored["params"] == {"width": 200, "prompt": "一张"}
     assert (await create(env, stored))["total"] == 1
+
+
+async def test_an_xlsx_sheet_gives_the_same_jobs_as_the_csv(env):
+    rows = [["prompt", "width", "height"], *[[f"商品 {i} 号「杯子」", 256 + i, 128] for i in range(200)]]
+    data = base64.b64encode(xlsx_bytes(rows)).decode("ascii")
+    seed = {"policy": "increment", "base": 1}
+    from_xlsx = await create(env, {"template": "text-card", "table": {"format": "xlsx", "data_base64": data}, "seed": seed})
+    from_csv = await create(env, {"template": "text-card", "table": gbk_table(), "seed": seed})
+    strip = lambda jobs: [(j["params"], j["seed"], j["coords"]) for j in jobs]  # noqa: E731
+    assert strip(await all_jobs(env, from_xlsx["id"])) == strip(await all_jobs(env, from_csv["id"]))

@@ -6,14 +6,17 @@ import base64
 import csv
 import io
 import json
+import zipfile
 
 import pytest
+from batchgen_ext.batchgen import xlsx
 from batchgen_ext.batchgen.errors import ApiError
 from batchgen_ext.batchgen.expansion import Limits, expand
 from batchgen_ext.batchgen.tables import decode
 from batchgen_ext.batchgen.templates import build_template
 
 from tests.unit.graphs import sd_graph
+from tests.unit.xlsxkit import xlsx_bytes
 
 LIMITS = Limits()
 HEADER = ["prompt", "width", "steps"]
@@ -54,6 +57,7 @@ def test_the_same_sheet_in_every_encoding_and_format_gives_identical_jobs(sd):
         "gb18030": {"data_base64": b64(text.encode("gb18030"))},
         "tsv": {"format": "tsv", "text": as_csv(SHEET, "\t")},
         "jsonl": {"format": "jsonl", "text": jsonl},
+        "xlsx": {"format": "xlsx", "data_base64": b64(xlsx_bytes([HEADER, *[[r[0], int(r[1]) if r[1] else "", int(r[2])] for r in SHEET]]))},
     }
     reference = jobs_of(variants["text"], sd)
     assert len(reference) == 200
@@ -138,3 +142,31 @@ def test_table_rows_count_against_the_job_limit(sd):
     with pytest.raises(ApiError) as err:
         expand({"table": {"text": "prompt\n" + "x\n" * 11}}, sd, Limits(max_jobs=10))
     assert err.value.status == 413
+
+
+def test_xlsx_cells_are_typed_numbered_like_excel_and_bad_cells_named(sd):
+    data = xlsx_bytes([["prompt", "width", "steps"], ["杯子 🍵", 640, 20.0], [], ["碗", "wide", 3], [12345, "", ""]])
+    with pytest.raises(ApiError) as err:
+        expand({"table": {"format": "xlsx", "data_base64": b64(data)}}, sd, LIMITS)
+    assert err.value.message == "row 4, column 'width': expected an integer, got 'wide'"
+    good = xlsx_bytes([["prompt", "width", "steps"], ["杯子 🍵", 640, 20.0], [], [12345, "", ""]])
+    specs = expand({"table": {"format": "xlsx", "data_base64": b64(good)}, "params": {"width": 300}}, sd, LIMITS)
+    assert [(s.params["prompt"], s.params["width"], s.coords["row"]) for s in specs] == [("杯子 🍵", 640, 2), ("12345", 300, 4)]
+    assert specs[0].params["steps"] == 20 and isinstance(specs[0].params["steps"], int)
+
+
+@pytest.mark.parametrize("what", ["html", "bomb", "text"])
+def test_things_that_are_not_xlsx_are_refused_without_unpacking(sd, what, monkeypatch):
+    monkeypatch.setattr(xlsx, "MAX_UNZIPPED", 1024 * 1024)
+    if what == "html":
+        table = {"format": "xlsx", "data_base64": b64(b"<html><script>alert(1)</script></html>")}
+    elif what == "bomb":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("xl/worksheets/sheet1.xml", b"\0" * (2 * 1024 * 1024))
+        table = {"format": "xlsx", "data_base64": b64(buf.getvalue())}
+    else:
+        table = {"format": "xlsx", "text": "prompt\na\n"}
+    with pytest.raises(ApiError) as err:
+        expand({"table": table}, sd, LIMITS)
+    assert err.value.status == (413 if what == "bomb" else 400), err.value.message
