@@ -97,7 +97,7 @@ _MISSING_TEMPLATE = {"template": "missing_template"}
 
 
 class BatchRequest(ApiModel):
-    """A batch: a template plus job rows. Without prompts, jobs and matrix it is one job made of params."""
+    """A batch: a template plus job rows. Without prompts, jobs, table and matrix it is one job made of params."""
 
     template: TemplateRef
     name: Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)] = Field("batch", description="Also names the output folder.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import sqlite3
 
 import pytest
@@ -186,3 +187,49 @@ async def test_an_xlsx_sheet_gives_the_same_jobs_as_the_csv(env):
     from_csv = await create(env, {"template": "text-card", "table": gbk_table(), "seed": seed})
     strip = lambda jobs: [(j["params"], j["seed"], j["coords"]) for j in jobs]  # noqa: E731
     assert strip(await all_jobs(env, from_xlsx["id"])) == strip(await all_jobs(env, from_csv["id"]))
+
+
+def random_body(rng) -> dict:
+    """A batch request mixing every source, with seeds and wildcard picks fixed so the submission can reproduce it."""
+    words = ["红", "blue", "🐟", "猫", "x y", ""]
+    group = lambda: "{" + "|".join(rng.sample(words, rng.randint(1, 3))) + "}"  # noqa: E731
+    body: dict = {"template": "text-card", "seed": rng.choice([7, {"policy": "increment", "base": rng.randint(0, 99)}, "fixed"])}
+    if rng.random() < 0.6:
+        body["prompts"] = [f"{group()} {rng.choice(words)} {group()}" for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.4:
+        body["jobs"] = [{"prompt": rng.choice(words) + group(), "width": rng.choice([64, 96])} for _ in range(rng.randint(1, 2))]
+    if rng.random() < 0.4:
+        body["table"] = {"text": "prompt,height\n" + "".join(f"{rng.choice(words)} {group()},{rng.choice(['', '80'])}\n"
+                                                              for _ in range(rng.randint(1, 3)))}
+    if rng.random() < 0.4:
+        body["matrix"] = {"width": rng.sample([64, 80, 96], rng.randint(1, 2))}
+    if rng.random() < 0.3:
+        body["repeat"] = rng.randint(2, 3)
+    if rng.random() < 0.7:
+        body["wildcards"] = rng.choice([{"mode": "combinatorial"}, {"mode": "random", "count": rng.randint(1, 4), "seed": rng.randint(0, 9)}])
+    return body
+
+
+async def test_property_preview_equals_submission_for_random_mixes_of_sources(env):
+    rng = random.Random(20261201)
+    checked = 0
+    for _ in range(40):
+        body = random_body(rng)
+        preview = await (await post(env, "/batches/preview?rows=1000", body)).json()
+        resp = await post(env, "/batches", body)
+        created = await resp.json()
+        if preview["problems"]:
+            assert preview["problems"][0] == {"status": resp.status, **created}, body
+            continue
+        assert resp.status == 201, (body, created)
+        jobs = await all_jobs(env, created["id"])
+        assert created["total"] == preview["total"] == len(jobs)
+        assert [{"idx": j["idx"], "params": j["params"], "seed": j["seed"], "coords": j["coords"]} for j in jobs] == preview["jobs"], body
+        checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("field", [{"table": {"text": "prompt\na"}}, {"wildcards": {}}])
+async def test_generate_refuses_row_sources(env, field):
+    body = await error_of(await post(env, "/generate", {"template": "text-card", **field}), 400)
+    assert body["error"] == "not_a_single_job"
