@@ -20,12 +20,12 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
     """Glue between routes, store, registry, host and dispatcher."""
 
     def __init__(self, store: Store, host: Host, registry: TemplateRegistry, dispatcher: Dispatcher, config: Config,
-                 version: str = "0", wildcards_dir: Path | None = None) -> None:
+                 version: str = "0", wildcards_dir: Path | list[Path] | None = None) -> None:
         self.store = store
         self.host = host
         self.registry = registry
         self.dispatcher = dispatcher
         self.config = config
         self.version = version
-        # __name__ wildcard files: <system user dir>/wildcards/name.txt (None: wildcard files are refused).
+        # __name__ wildcard files: <system user dir>/wildcards/name.txt, then peer packs' folders (None: refused).
         self.wildcards_dir = wildcards_dir

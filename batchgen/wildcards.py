@@ -155,24 +155,47 @@ def sample(parts: Parsed, rng: random.Random) -> str:
     return "".join(out)
 
 
-def folder_loader(folder: Path | None) -> Loader:
-    """``__name__`` → the non-empty, non-# lines of ``<folder>/name.txt`` (name may have subfolders; paths stay inside)."""
+# Node packs whose wildcard folders are read too (after ours): custom_nodes/<pack> → its wildcard subfolders.
+PEER_FOLDERS = {"comfyui-impact-pack": ("custom_wildcards", "wildcards"), "comfyui-dynamicprompts": ("wildcards",)}
+
+
+def peer_folders(custom_nodes_dirs: list[Path]) -> list[Path]:
+    """Impact Pack's and dynamicprompts' wildcard folders under ComfyUI's custom_nodes folders (pack names in any case)."""
+    found: list[Path] = []
+    for base in custom_nodes_dirs:
+        try:
+            packs = sorted(p for p in base.iterdir() if p.is_dir() and p.name.lower() in PEER_FOLDERS)
+        except OSError:
+            continue
+        for pack in packs:
+            found += [pack / sub for sub in PEER_FOLDERS[pack.name.lower()] if (pack / sub).is_dir()]
+    return found
+
+
+def folder_loader(folder: Path | list[Path] | None) -> Loader:
+    """``__name__`` → the non-empty, non-# lines of ``name.txt`` in the first folder that has it (subfolders allowed; paths stay inside)."""
+    folders = [] if folder is None else [folder] if isinstance(folder, Path) else list(folder)
 
     def load(name: str) -> list[str]:
-        if folder is None:
+        if not folders:
             raise bad_request("wildcard_not_found", f"__{name}__: this server has no wildcards folder", wildcard=name)
         if not _NAME.match(name):
             raise bad_request("wildcard_not_found", f"__{name}__: a wildcard name is letters, digits, - and _ (with / for subfolders)",
                               wildcard=name)
-        root = folder.resolve()
-        path = (root / f"{name}.txt").resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise bad_request("wildcard_not_found", f"__{name}__: no file {name}.txt in the wildcards folder", wildcard=name)
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
-        lines = [ln.strip() for ln in text.splitlines()]
-        lines = [ln for ln in lines if ln and not ln.startswith("#")][:MAX_FILE_LINES]
-        if not lines:
-            raise bad_request("wildcard_not_found", f"__{name}__: {name}.txt has no lines", wildcard=name)
-        return lines
+        for root in (f.resolve() for f in folders):
+            path = (root / f"{name}.txt").resolve()
+            if path.is_relative_to(root) and path.is_file():
+                return _lines(path, name)
+        raise bad_request("wildcard_not_found", f"__{name}__: no file {name}.txt in the wildcards folder"
+                          f"{'s' if len(folders) > 1 else ''}", wildcard=name)
 
     return load
+
+
+def _lines(path: Path, name: str) -> list[str]:
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")][:MAX_FILE_LINES]
+    if not lines:
+        raise bad_request("wildcard_not_found", f"__{name}__: {name}.txt has no lines", wildcard=name)
+    return lines

@@ -138,3 +138,23 @@ def test_ten_thousand_combinations_expand_quickly():
     specs = expand({"prompts": [text], "wildcards": {}}, template, Limits())
     assert len(specs) == 10_000 and len({s.params["prompt"] for s in specs}) == 10_000
     assert time.perf_counter() - started < 2.0
+
+
+def test_impact_pack_and_dynamicprompts_folders_are_read_after_ours(tmp_path):
+    ours = tmp_path / "user" / "wildcards"
+    ours.mkdir(parents=True)
+    (ours / "colour.txt").write_text("ours\n", encoding="utf-8")
+    impact = tmp_path / "custom_nodes" / "ComfyUI-Impact-Pack"
+    (impact / "wildcards").mkdir(parents=True)
+    (impact / "custom_wildcards").mkdir()
+    (impact / "wildcards" / "colour.txt").write_text("impact\n", encoding="utf-8")
+    (impact / "wildcards" / "animal.txt").write_text("impact cat\n", encoding="utf-8")
+    (impact / "custom_wildcards" / "animal.txt").write_text("custom cat\n", encoding="utf-8")
+    dyn = tmp_path / "custom_nodes" / "comfyui-dynamicprompts" / "wildcards"
+    (dyn / "art").mkdir(parents=True)
+    (dyn / "art" / "style.txt").write_text("ukiyo-e\n水墨\n", encoding="utf-8")
+    (tmp_path / "custom_nodes" / "other-pack" / "wildcards").mkdir(parents=True)
+    folders = [ours, *wc.peer_folders([tmp_path / "custom_nodes", tmp_path / "missing"])]
+    assert folders[1:] == [impact / "custom_wildcards", impact / "wildcards", dyn]
+    load = wc.folder_loader(folders)
+    assert wc.combinations(wc.parse("__colour__ __animal__ __art/style__", load)) == ["ours custom cat ukiyo-e", "ours custom cat 水墨"]
