@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +36,7 @@ class PreviewMixin:
             return out
         out["total"] = len(specs)
         out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(specs[:rows])]
-        used = {name for s in specs for name in s.params}
+        used = await asyncio.to_thread(lambda: {name for s in specs for name in s.params})  # 100,000 jobs: off the event loop
         out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in used]
         out["problems"] = [problem_json(e) for e in await self._check(template, specs, every=True)]  # type: ignore[attr-defined]
         return out
