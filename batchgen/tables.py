@@ -165,9 +165,18 @@ def _column_map(records: _Records, mapping: Mapping[str, str | None], template: 
         if header not in records.headers:
             raise bad_request("invalid_table_column", f"table.columns names {header!r}, which is not a column of the table; "
                               f"its columns are: {', '.join(h for h in records.headers if h)}", column=header)
+    taken: dict[str, str] = {}
     for header in records.headers:
-        if header:
-            out[header] = _param_for(header, mapping, template)
+        if not header:
+            continue
+        if header in out:
+            raise bad_request("invalid_table_column", f"column {header!r} appears twice in the header row", column=header)
+        param = out[header] = _param_for(header, mapping, template)
+        if param is not None and param in taken:
+            raise bad_request("invalid_table_column", f"columns {taken[param]!r} and {header!r} both set parameter {param!r}; "
+                              f"skip one with table.columns {{{header!r}: null}}", column=header)
+        if param is not None:
+            taken[param] = header
     return out
 
 

@@ -110,6 +110,8 @@ def test_column_map_renames_and_skips_columns_and_unknown_columns_are_named(sd):
     ({"text": "prompt,width\nx,1,2\n"}, "invalid_table_value"),
     ({"format": "jsonl", "text": '{"prompt": "a"}\n[1]\n'}, "invalid_table"),
     ({"format": "jsonl", "text": '{"prompt": ["a"]}\n'}, "invalid_table_value"),
+    ({"text": "prompt,prompt\na,b\n"}, "invalid_table_column"),
+    ({"text": "名,prompt\na,b\n", "columns": {"名": "prompt"}}, "invalid_table_column"),
 ])
 def test_broken_tables_are_400_saying_what_is_wrong(sd, table, code):
     with pytest.raises(ApiError) as err:
