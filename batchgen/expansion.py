@@ -10,7 +10,7 @@ from typing import Any
 from . import wildcards
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
-from .sources import SOURCE_FIELDS, Row, WildcardPlan, expand_wildcards, rows
+from .sources import SOURCE_FIELDS, Row, WildcardPlan, expand_wildcards, rows, where
 from .templates import Template, coerce_value
 
 SEED_PARAM = "seed"
@@ -101,7 +101,7 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
 
     has_seed = SEED_PARAM in template.bindings
     coerced_defaults = _coerce_row(defaults, template, limits, "params")
-    typed = [({**coerced_defaults, **_coerce_row(row.values, template, limits, _where(row))}, row) for row in found]
+    typed = [({**coerced_defaults, **_coerce_row(row.values, template, limits, where(row.coords))}, row) for row in found]
     plan = wildcard_plan(body.get("wildcards"))
     variants = [(values, row.coords, _explicit(row.values, coerced_defaults, body)) for values, row in typed]
     if plan is not None:
@@ -151,13 +151,6 @@ def wildcard_plan(raw: Any) -> WildcardPlan | None:
     seed = raw.get("seed")
     # Intake writes a drawn seed into the request before expanding, so the stored request reproduces the batch.
     return WildcardPlan(mode, int(raw.get("count") or 1), random.SystemRandom().randrange(2**53) if seed is None else seed)
-
-
-def _where(row: Row) -> str:
-    c = row.coords
-    if c.get("source") == "table":
-        return f"table row {c['row']}"
-    return f"{c['source']}[{c['index']}]" if "source" in c else "params"
 
 
 def _explicit(raw: Mapping[str, Any], defaults: Mapping[str, Any], body: Mapping[str, Any]) -> bool:

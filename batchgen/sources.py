@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import tables, wildcards
-from .errors import bad_request, too_large, unprocessable
+from .errors import ApiError, bad_request, too_large, unprocessable
 from .templates import Template
 
 PROMPT_PARAM = "prompt"
@@ -94,6 +94,13 @@ def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row
     return [Row({**row.values, **values}, {**row.coords, "axes": where}) for row in (out or [Row({})]) for values, where in combos]
 
 
+def where(coords: Mapping[str, Any]) -> str:
+    """A row's origin in words: "table row 17", "prompts[2]", "params"."""
+    if coords.get("source") == "table":
+        return f"table row {coords['row']}"
+    return f"{coords['source']}[{coords['index']}]" if "source" in coords else "params"
+
+
 # -- wildcards ------------------------------------------------------------------------------------
 
 
@@ -116,17 +123,22 @@ def expand_wildcards(values_rows: list[Variant], template: Template, plan: Wildc
     text_params = [n for n, b in template.bindings.items() if b.type == "text"]
     cache: dict[str, wildcards.Parsed] = {}
 
-    def targets(values: dict[str, Any]) -> list[tuple[str, wildcards.Parsed]]:
+    def targets(values: dict[str, Any], coords: dict[str, Any]) -> list[tuple[str, wildcards.Parsed]]:
         found = []
         for name in text_params:
             value = values.get(name)
             if isinstance(value, str) and wildcards.has_syntax(value):
                 if value not in cache:
-                    cache[value] = wildcards.parse(value, loader)
+                    try:
+                        cache[value] = wildcards.parse(value, loader)
+                    except ApiError as exc:
+                        exc.message = f"parameter {name!r} ({where(coords)}): {exc.message}"
+                        exc.details = {**exc.details, "param": name}
+                        raise
                 found.append((name, cache[value]))
         return found
 
-    plans = [targets(values) for values, _, _ in values_rows]
+    plans = [targets(values, coords) for values, coords, _ in values_rows]
     if plan.mode == "combinatorial":
         sizes = [math.prod(wildcards.count(p) for _, p in t) for t in plans]
     else:

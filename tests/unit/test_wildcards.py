@@ -158,3 +158,11 @@ def test_impact_pack_and_dynamicprompts_folders_are_read_after_ours(tmp_path):
     assert folders[1:] == [impact / "custom_wildcards", impact / "wildcards", dyn]
     load = wc.folder_loader(folders)
     assert wc.combinations(wc.parse("__colour__ __animal__ __art/style__", load)) == ["ours custom cat ukiyo-e", "ours custom cat 水墨"]
+
+
+def test_a_broken_wildcard_in_a_table_names_the_parameter_and_the_row():
+    template = build_template(sd_graph())
+    with pytest.raises(ApiError) as err:
+        expand({"table": {"text": "prompt\nok {a|b}\nbad {a|b\n"}, "wildcards": {}}, template, Limits())
+    assert err.value.message.startswith("parameter 'prompt' (table row 3): wildcard text: '{' is never closed")
+    assert err.value.details["param"] == "prompt"
