@@ -61,6 +61,27 @@ class InlineTemplate(ApiModel):
 
 TemplateRef = Annotated[str | InlineTemplate, Field(description="A template id (GET /templates) or an inline {workflow, bindings}.")]
 
+class TableSource(ApiModel):
+    """A table sent inline: the header row names the parameters; each data row is one job."""
+
+    format: Literal["csv", "tsv", "jsonl", "xlsx"] = Field(
+        "csv", description="csv (comma), tsv (tab), jsonl (one JSON object a line) or xlsx (first sheet; data_base64 only).")
+    text: Annotated[str, Field(strict=True)] | None = Field(None, description="The table as text (give text or data_base64).")
+    data_base64: Annotated[str, Field(strict=True)] | None = Field(
+        None, description="The file's bytes, base64: UTF-8 (with or without BOM), UTF-16 with BOM or GBK/GB18030 are detected.")
+    encoding: Annotated[str, Field(strict=True, max_length=40)] | None = Field(None, description="Override the detected encoding of data_base64.")
+    columns: dict[str, str | None] | None = Field(None, description="{column header: parameter name}; null skips the column.")
+
+
+class WildcardOptions(ApiModel):
+    """How {a|b} groups and __name__ files in text values are expanded."""
+
+    mode: Literal["combinatorial", "random"] = Field("combinatorial", description="Every combination, or count random picks per row.")
+    count: Annotated[int, Field(strict=True, ge=1, le=100_000)] = Field(1, description="Random mode: variants of each row that has wildcards.")
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**53 - 1)] | None = Field(
+        None, description="Random mode: the same seed gives the same texts. Drawn (and stored with the batch) when left out.")
+
+
 _SEED_HINT = "seed must be \"random\", \"fixed\", \"increment\", an integer from 0 to 2^64-1, or {policy, base}"
 _COMMON_CODES = {"name": "invalid_name", "template": "invalid_template", "params": "invalid_params", "seed": "invalid_seed",
                  "priority": "invalid_priority", "max_attempts": "invalid_max_attempts"}
@@ -76,13 +97,15 @@ _MISSING_TEMPLATE = {"template": "missing_template"}
 
 
 class BatchRequest(ApiModel):
-    """A batch: a template plus job rows. Without prompts, jobs and matrix it is one job made of params."""
+    """A batch: a template plus job rows. Without prompts, jobs, table and matrix it is one job made of params."""
 
     template: TemplateRef
     name: Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)] = Field("batch", description="Also names the output folder.")
     prompts: list[str] | None = Field(None, description="One job per string, as the prompt parameter.")
     jobs: list[Values] | None = Field(None, description="One job per object {param: value}; follows prompts.")
-    matrix: dict[str, list[Any]] | None = Field(None, description="Every combination of the axes, combined with each prompts/jobs row.")
+    table: TableSource | None = Field(None, description="One job per data row of a CSV/TSV/JSONL table; follows prompts and jobs.")
+    matrix: dict[str, list[Any]] | None = Field(None, description="Every combination of the axes, combined with each prompts/jobs/table row.")
+    wildcards: WildcardOptions | None = Field(None, description="Expand {a|b}, {2::a|b} and __name__ in text values (off when absent).")
     params: Values | None = Field(None, description="Values for every job (a job's own values win). params.seed fixes every job's seed.")
     repeat: Annotated[int, Field(strict=True, ge=1)] = Field(1, description="Each row repeated this many times (at most 10000).")
     seed: SeedField | None = Field(None, description="How seeds are chosen for jobs that do not set seed themselves (default random).")
@@ -90,7 +113,8 @@ class BatchRequest(ApiModel):
     max_attempts: MaxAttempts | None = Field(None, description="Attempts for transient failures; default BATCHGEN_MAX_ATTEMPTS (3).")
 
     codes: ClassVar[dict[str, str]] = {**_COMMON_CODES, "prompts": "invalid_prompts", "jobs": "invalid_jobs",
-                                       "matrix": "invalid_matrix", "repeat": "invalid_repeat"}
+                                       "matrix": "invalid_matrix", "repeat": "invalid_repeat", "table": "invalid_table",
+                                       "wildcards": "invalid_wildcards"}
     hints: ClassVar[dict[str, str]] = {**_COMMON_HINTS, "prompts": "prompts must be a list of strings",
                                        "jobs": "jobs must be a list of objects {param: value}",
                                        "matrix": "matrix must be an object {param: [values]}", "repeat": "repeat must be an integer ≥ 1"}
@@ -134,8 +158,9 @@ class GenerateRequest(ApiModel):
     @classmethod
     def precheck(cls, data: dict[str, Any]) -> None:
         """Row fields make more than one job: they belong to POST /batches."""
-        if any(k in data for k in ("prompts", "jobs", "matrix", "repeat")):
-            raise bad_request("not_a_single_job", "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, matrix or repeat")
+        if any(k in data for k in ("prompts", "jobs", "matrix", "repeat", "table", "wildcards")):
+            raise bad_request("not_a_single_job",
+                              "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, table, matrix, wildcards or repeat")
 
 
 class TemplateRequest(ApiModel):
@@ -198,6 +223,15 @@ class JobListQuery(ApiModel):
     codes: ClassVar[dict[str, str]] = _PAGE_CODES
     hints: ClassVar[dict[str, str]] = {"limit": "limit must be an integer from 1 to 1000", "offset": "offset must be an integer ≥ 0",
                                        "status": "status takes pending, queued, running, succeeded, failed, cancelled"}
+
+
+class PreviewQuery(ApiModel):
+    """?rows= of POST /batches/preview."""
+
+    rows: Annotated[int, Field(ge=0, le=1000)] = Field(20, description="How many of the first jobs to show.")
+
+    codes: ClassVar[dict[str, str]] = {"rows": "invalid_pagination"}
+    hints: ClassVar[dict[str, str]] = {"rows": "rows must be an integer from 0 to 1000"}
 
 
 class DeleteQuery(ApiModel):

@@ -96,6 +96,8 @@ class Job(Reply):
     finished_at: float | None
     outputs: list[Output]
     error: JobError | None
+    coords: dict[str, Any] = Field(description='Where the job came from, e.g. {"source": "table", "row": 17}, '
+                                               '{"source": "prompts", "index": 0, "axes": {"width": 1}}, {"wildcard": 3}, {"repeat": 1}.')
 
 
 class BatchList(Reply):
@@ -231,6 +233,32 @@ class EventList(Reply):
     last_seq: int = Field(description="Highest seq in the log now (0 if empty).")
     oldest_seq: int = Field(description="Lowest seq still kept (0 if empty); after < oldest_seq - 1 means some were trimmed.")
     has_more: bool = Field(description="More events after the last one returned: ask again with after = the last seq.")
+
+
+class PreviewJob(Reply):
+    """One job as the submission would store it."""
+
+    idx: int
+    params: dict[str, Any]
+    seed: int | None
+    coords: dict[str, Any]
+
+
+class Problem(Error):
+    """A problem a submission of the same body would answer with (its status and error body)."""
+
+    status: int = Field(description="The HTTP status the submission would answer.")
+
+
+class Preview(Reply):
+    """A dry run: nothing was stored or queued."""
+
+    total: int | None = Field(description="Jobs the submission would create (null if the rows could not be expanded).")
+    jobs: list[PreviewJob] = Field(description="The first jobs (?rows=, default 20), in order.")
+    bindings: list[Parameter] = Field(description="The template parameters the jobs set.")
+    problems: list[Problem] = Field(description="Empty when the submission would be accepted; else the first is its answer.")
+    wildcards_seed: int | None = Field(description="The wildcard seed used (drawn when not given): send it to get the same texts.")
+    reproducible: bool = Field(description="false when seeds are random: the submission draws them again (send seed to fix them).")
 
 
 class OpenApiDocument(BaseModel):

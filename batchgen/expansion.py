@@ -1,15 +1,16 @@
-"""Batch request → job parameter sets (prompts, jobs, matrix, params, repeat, seed policy)."""
+"""Batch request → job parameter sets: the rows of every source (batchgen/sources.py), params, wildcards, repeat, seeds."""
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import wildcards
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
+from .sources import SOURCE_FIELDS, Row, WildcardPlan, expand_wildcards, rows, where
 from .templates import Template, coerce_value
 
 SEED_PARAM = "seed"
@@ -42,6 +43,8 @@ class JobSpec:
 
     params: dict[str, Any]
     seed: int | None
+    # Where the job came from: {"source": "table", "row": 17}, {"axes": {"width": 1}}, {"wildcard": 3}, {"repeat": 2}.
+    coords: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_seed(raw: Any) -> SeedSpec:
@@ -74,49 +77,9 @@ def _seed_value(value: int, where: str) -> int:
     return value
 
 
-def _rows(body: Mapping[str, Any], limits: Limits) -> list[dict[str, Any]]:
-    prompts = body.get("prompts")
-    jobs = body.get("jobs")
-    matrix = body.get("matrix")
-    rows: list[dict[str, Any]] = []
-    if prompts is not None:
-        if not isinstance(prompts, list):
-            raise bad_request("invalid_prompts", "prompts must be a list of strings")
-        if len(prompts) > limits.max_jobs:
-            raise too_large("too_many_jobs", f"batch has {len(prompts)} prompts; the limit is {limits.max_jobs}", limit=limits.max_jobs)
-        for i, p in enumerate(prompts):
-            if not isinstance(p, str):
-                raise bad_request("invalid_prompts", f"prompts[{i}] must be a string", index=i)
-            rows.append({PROMPT_PARAM: p})
-    if jobs is not None:
-        if not isinstance(jobs, list):
-            raise bad_request("invalid_jobs", "jobs must be a list of objects {param: value}")
-        if len(jobs) + len(rows) > limits.max_jobs:
-            raise too_large("too_many_jobs", f"batch has more than {limits.max_jobs} jobs", limit=limits.max_jobs)
-        for i, job in enumerate(jobs):
-            if not isinstance(job, dict):
-                raise bad_request("invalid_jobs", f"jobs[{i}] must be an object {{param: value}}", index=i)
-            rows.append(dict(job))
-    if matrix is not None:
-        if not isinstance(matrix, dict) or not matrix:
-            raise bad_request("invalid_matrix", "matrix must be a non-empty object {param: [values]}")
-        axes: list[list[tuple[str, Any]]] = []
-        size = 1
-        for name, values in matrix.items():
-            if not isinstance(values, list) or not values:
-                raise bad_request("invalid_matrix", f"matrix axis {name!r} must be a non-empty list", param=name)
-            axes.append([(name, v) for v in values])
-            size *= len(values)
-        size *= max(len(rows), 1)
-        if size > limits.max_jobs:
-            raise too_large("too_many_jobs", f"matrix expands to {size} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs)
-        combos = [dict(c) for c in itertools.product(*axes)]
-        rows = [{**row, **combo} for row in (rows or [{}]) for combo in combos]
-    return rows
-
-
-def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None) -> list[JobSpec]:
-    """Every job of the batch, in order, with typed values and the seed each will use."""
+def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
+           loader: wildcards.Loader | None = None) -> list[JobSpec]:
+    """Every job of the batch, in order, with typed values, coordinates and the seed each will use."""
     defaults = body.get("params") or {}
     if not isinstance(defaults, dict):
         raise bad_request("invalid_params", "params must be an object {param: value}")
@@ -126,18 +89,25 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     if repeat > limits.max_repeat:
         raise too_large("too_many_jobs", f"repeat {repeat} is above the limit {limits.max_repeat}", limit=limits.max_repeat)
     seed = parse_seed(body.get("seed"))
-    rows = _rows(body, limits)
-    if not rows:
-        if body.get("prompts") is None and body.get("jobs") is None and body.get("matrix") is None:
-            rows = [{}]  # no sources: one row of params (times repeat), e.g. POST /generate
+    found = rows(body, template, limits.max_jobs)
+    if not found:
+        if all(body.get(name) is None for name in SOURCE_FIELDS):
+            found = [Row({})]  # no sources: one row of params (times repeat), e.g. POST /generate
         else:
-            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs and matrix are empty")
-    total = len(rows) * repeat
+            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table and matrix are empty")
+    total = len(found) * repeat
     if total > limits.max_jobs:
         raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs)
 
     has_seed = SEED_PARAM in template.bindings
     coerced_defaults = _coerce_row(defaults, template, limits, "params")
+    typed = [({**coerced_defaults, **_coerce_row(row.values, template, limits, where(row.coords))}, row) for row in found]
+    plan = wildcard_plan(body.get("wildcards"))
+    variants = [(values, row.coords, _explicit(row.values, coerced_defaults, body)) for values, row in typed]
+    if plan is not None:
+        variants = expand_wildcards(variants, template, plan, loader or wildcards.folder_loader(None), limits.max_jobs, repeat,
+                                    limits.max_text_length)
+    total = len(variants) * repeat
     rng = rng or random.Random()
     if seed.base is not None:
         base = seed.base
@@ -152,11 +122,8 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
         raise bad_request("invalid_seed", f"seed base {base} + {total - 1} jobs passes 2^64-1; use a smaller base", field="seed.base")
     specs: list[JobSpec] = []
     index = 0
-    for r, row in enumerate(rows):
-        values = {**coerced_defaults, **_coerce_row(row, template, limits, f"jobs[{r}]")}
-        # A seed in the row, or in params when no seed policy was asked for, is the job's own seed.
-        explicit_seed = SEED_PARAM in row or (SEED_PARAM in coerced_defaults and body.get("seed") is None)
-        for _ in range(repeat):
+    for values, coords, explicit_seed in variants:
+        for k in range(repeat):
             job_values = dict(values)
             job_seed: int | None = None
             if has_seed:
@@ -169,9 +136,26 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
                 else:
                     job_seed = rng.randint(0, MAX_RANDOM_SEED)
                 job_values[SEED_PARAM] = job_seed
-            specs.append(JobSpec(job_values, job_seed))
+            specs.append(JobSpec(job_values, job_seed, {**coords, "repeat": k} if repeat > 1 else coords))
             index += 1
     return specs
+
+
+def wildcard_plan(raw: Any) -> WildcardPlan | None:
+    """The request's wildcards options ({mode, count, seed}); None when wildcards are off (text is sent as written)."""
+    if raw is None:
+        return None
+    if hasattr(raw, "model_dump"):
+        raw = raw.model_dump()
+    mode = raw.get("mode") or "combinatorial"
+    seed = raw.get("seed")
+    # Intake writes a drawn seed into the request before expanding, so the stored request reproduces the batch.
+    return WildcardPlan(mode, int(raw.get("count") or 1), random.SystemRandom().randrange(2**53) if seed is None else seed)
+
+
+def _explicit(raw: Mapping[str, Any], defaults: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """A seed in the row, or in params when no seed policy was asked for, is the job's own seed."""
+    return SEED_PARAM in raw or (SEED_PARAM in defaults and body.get("seed") is None)
 
 
 def _coerce_row(row: Mapping[str, Any], template: Template, limits: Limits, where: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ API_PREFIX = "/batchgen/v1"
 SYSTEM_USER_DIR_NAME = "batchgen"
 DB_FILENAME = "batchgen.sqlite3"
 TEMPLATES_DIRNAME = "templates"
+WILDCARDS_DIRNAME = "wildcards"
 
 # Top-level output subfolder; every batch writes into its own folder below it.
 OUTPUT_ROOT = "batchgen"

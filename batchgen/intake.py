@@ -15,13 +15,14 @@ from . import ids
 from .api_models import MAX_NAME_LENGTH, BatchRequest, GenerateRequest, InlineTemplate, TemplateRequest
 from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
-from .expansion import JobSpec, expand
+from .expansion import JobSpec, expand, wildcard_plan
 from .host import HostValidationError
 from .models import Batch, Job
 from .registry import template_from_document
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
+from .wildcards import folder_loader
 
 __all__ = ["MAX_NAME_LENGTH", "IntakeMixin", "describe_validation", "request_hash", "slugify"]
 
@@ -38,6 +39,14 @@ def slugify(name: str) -> str:
 def request_hash(body: Mapping[str, Any]) -> str:
     """A stable fingerprint of a request body (for idempotency-key reuse checks)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_request(req: BatchRequest) -> dict[str, Any]:
+    """The request as stored with its batch: what was sent, plus the wildcard seed drawn for it."""
+    out = req.model_dump(mode="json", exclude_unset=True)
+    if req.wildcards is not None:
+        out["wildcards"] = req.wildcards.model_dump(mode="json")
+    return out
 
 
 def describe_validation(error: Mapping[str, Any], node_errors: Mapping[str, Any]) -> str:
@@ -117,12 +126,48 @@ class IntakeMixin:
         existing = await self._replay(idempotency_key, fingerprint) if idempotency_key is not None else None
         return fingerprint, existing
 
-    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
-        rows = req.model_dump(exclude_unset=True, exclude={"template"})
-        specs = await asyncio.to_thread(expand, rows, template, self.config.limits)
-        await self._check_images(template, specs)
+    def _fill_in(self, req: BatchRequest) -> BatchRequest:
+        """The request with a random wildcard seed drawn, so the stored request (and a preview's answer) reproduce the texts."""
+        w = req.wildcards
+        if w is not None and w.mode == "random" and w.seed is None:
+            seed = wildcard_plan({"mode": "random"}).seed
+            return req.model_copy(update={"wildcards": w.model_copy(update={"seed": seed})})
+        return req
+
+    async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
+        """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
+        loader = folder_loader(self.wildcards_dir)
+
+        def run() -> list[JobSpec]:
+            # Dumping the request is in the thread too: 10,000 rows take milliseconds the event loop should not spend.
+            rows = req.model_dump(exclude_unset=True, exclude={"template"})
+            if req.wildcards is not None:
+                rows["wildcards"] = req.wildcards.model_dump()
+            return expand(rows, template, self.config.limits, None, loader)
+
+        return await asyncio.to_thread(run)
+
+    async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
+        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
+        problems: list[ApiError] = []
+        for step in (self._check_images, self._check_values, self._validate_shapes):
+            try:
+                await step(template, specs)
+            except ApiError as exc:
+                problems.append(exc)
+                if not every:
+                    break
+        return problems
+
+    async def _check_values(self, template: Template, specs: list[JobSpec]) -> None:
         await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
-        await self._validate_shapes(template, specs)
+
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        req = self._fill_in(req)
+        specs = await self._expand(req, template)
+        problems = await self._check(template, specs)
+        if problems:
+            raise problems[0]
 
         name = req.name or "batch"
         batch_id = uuid.uuid4().hex
@@ -134,9 +179,11 @@ class IntakeMixin:
             output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
             priority=req.priority,
             max_attempts=req.max_attempts or self.config.default_max_attempts,
-            options={"seed": rows.get("seed")},
+            options={"seed": req.model_dump(include={"seed"}, exclude_unset=True).get("seed")},
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            # Dumped in a thread: a request of 10,000 rows takes milliseconds the event loop should not spend.
+            request=await asyncio.to_thread(stored_request, req),
         )
         try:
             batch = await self.store.create_batch(new, specs)
@@ -170,7 +217,8 @@ class IntakeMixin:
             jobs, _ = await self.store.list_jobs(existing.id, limit=1)
             return existing, False, jobs[0]
         fields = req.model_dump(exclude_unset=True, include={"name", "seed", "priority", "max_attempts"})
-        batch_req = BatchRequest.model_validate({"template": "-", "name": req.name, **fields, "params": {**(req.params or {}), **top}})
+        ref = req.template if req.template is not None else req.workflow_type
+        batch_req = BatchRequest.model_validate({"template": ref, "name": req.name, **fields, "params": {**(req.params or {}), **top}})
         batch, created = await self._create(batch_req, template, idempotency_key, fingerprint)
         jobs, _ = await self.store.list_jobs(batch.id, limit=1)
         return batch, created, jobs[0]
@@ -205,11 +253,18 @@ class IntakeMixin:
                                     f"e.g. {missing[0]!r}", param=name, missing=missing[:20])
 
     async def _validate_shapes(self, template: Template, specs: list[JobSpec]) -> None:
-        seen: set[frozenset[str]] = set()
-        for spec in specs:
-            shape = frozenset(spec.params)
-            if shape in seen:
-                continue
+        # The first job of each parameter shape, found in a thread (100,000 jobs take tens of ms), validated in order.
+        for params in await asyncio.to_thread(_first_of_each_shape, specs):
+            await self.validate_template(template, params)
+
+
+def _first_of_each_shape(specs: list[JobSpec]) -> list[dict[str, Any]]:
+    seen: set[frozenset[str]] = set()
+    firsts = []
+    for spec in specs:
+        shape = frozenset(spec.params)
+        if shape not in seen:
             seen.add(shape)
-            await self.validate_template(template, spec.params)
+            firsts.append(spec.params)
+    return firsts
 

@@ -193,6 +193,8 @@ class Job:
     error: JobError | None = None
     # The dispatcher process (owner id) that last claimed it; see batchgen/leases.py.
     owner_id: str | None = None
+    # Where it came from: {"source": "table", "row": 17}, {"axes": {...}}, {"wildcard": k} (batchgen/sources.py).
+    coords: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -93,4 +93,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX events_batch_seq ON events(batch_id, seq)
         """,
     ),
+    (
+        5,
+        # Where each job came from (sources: table row, axis indexes, wildcard variant) and the request a batch was
+        # expanded from, so a batch can be re-run or edited and grids assembled later (batchgen/sources.py).
+        """
+        ALTER TABLE jobs ADD COLUMN coords_json TEXT;
+        ALTER TABLE batches ADD COLUMN request_json TEXT
+        """,
+    ),
 ]

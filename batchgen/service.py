@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import Config
 from .control import ControlMixin
 from .dispatcher import Dispatcher
 from .host import Host
 from .intake import IntakeMixin, request_hash, slugify
+from .preview import PreviewMixin
 from .registry import TemplateRegistry
 from .store import Store
 
 __all__ = ["BatchService", "request_hash", "slugify"]
 
 
-class BatchService(IntakeMixin, ControlMixin):
+class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
     """Glue between routes, store, registry, host and dispatcher."""
 
     def __init__(self, store: Store, host: Host, registry: TemplateRegistry, dispatcher: Dispatcher, config: Config,
-                 version: str = "0") -> None:
+                 version: str = "0", wildcards_dir: Path | list[Path] | None = None) -> None:
         self.store = store
         self.host = host
         self.registry = registry
         self.dispatcher = dispatcher
         self.config = config
         self.version = version
+        # __name__ wildcard files: <system user dir>/wildcards/name.txt, then peer packs' folders (None: refused).
+        self.wildcards_dir = wildcards_dir

@@ -29,6 +29,16 @@ def output_directory() -> Path:
     return Path(folder_paths.get_output_directory())
 
 
+def wildcard_dirs(user_dir: Path) -> list[Path]:
+    """Ours first, then Impact Pack's and dynamicprompts' wildcard folders when those packs are installed."""
+    import folder_paths
+
+    from ..batchgen.wildcards import peer_folders
+
+    custom_nodes = [Path(p) for p in folder_paths.get_folder_paths("custom_nodes")]
+    return [user_dir / ids.WILDCARDS_DIRNAME, *peer_folders(custom_nodes)]
+
+
 def comfy_running() -> bool:
     """True when imported inside a running ComfyUI server."""
     # Look, don't import: importing ComfyUI's server module outside a running ComfyUI would load all of it.
@@ -56,7 +66,7 @@ def install(package_dir: Path, version: str) -> None:
     store = Store(user_dir / ids.DB_FILENAME, inline_reads=config.reads == "inline")
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
-    service = BatchService(store, host, registry, dispatcher, config, version)
+    service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=wildcard_dirs(user_dir))
     register(server.routes, service)
 
     async def on_startup(_app: Any) -> None:

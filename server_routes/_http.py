@@ -154,4 +154,5 @@ def job_json(job: Job, base: str) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "outputs": [output_json(o, base) for o in job.outputs],
         "error": job.error.as_dict() if job.error else None,
+        "coords": job.coords,
     }

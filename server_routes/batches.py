@@ -15,6 +15,11 @@ async def create_batch(call: Call) -> web.Response:
     return json_response(batch_json(batch), status=201 if created else 200)
 
 
+async def preview_batch(call: Call) -> web.Response:
+    """POST /batches/preview."""
+    return json_response(await call.service.preview_batch(call.body, call.query.rows))
+
+
 async def generate(call: Call) -> web.Response:
     """POST /generate."""
     batch, created, job = await call.service.generate(call.body, idempotency_key(call.request))

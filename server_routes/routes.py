@@ -18,12 +18,16 @@ TEMPLATE_ERRORS = ("missing_template", "invalid_template", "invalid_workflow", "
                    "invalid_param_value", "invalid_seed", "workflow_invalid", "invalid_name", "invalid_priority",
                    "invalid_max_attempts", "invalid_params", "invalid_idempotency_key")
 CREATE_ERRORS = {
-    400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat"),
+    400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat", "invalid_table",
+          "invalid_table_column", "invalid_table_value", "invalid_wildcards", "invalid_wildcard", "wildcard_not_found"),
     404: ("template_not_found",),
-    413: ("too_many_jobs",),
+    413: ("too_many_jobs", "table_too_large"),
     422: ("empty_batch", "value_too_long", "image_not_found", "idempotency_key_reused"),
 }
 GENERATE_ERRORS = {**CREATE_ERRORS, 400: (*TEMPLATE_ERRORS, "invalid_prompt_text", "not_a_single_job")}
+# A preview answers 200 with the submission's problems in its body; only a body it cannot read is an error.
+PREVIEW_ERRORS = {400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat", "invalid_table",
+                        "invalid_wildcards", "invalid_pagination"), 404: ("template_not_found",)}
 CONTROL = "Send {} (or an empty body) with Content-Type: application/json; without it the answer is 415."
 
 
@@ -54,6 +58,12 @@ ROUTES: list[Route] = [
           {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True,
           description="Expands the rows, checks every value, validates each parameter shape with ComfyUI, stores all jobs as pending "
                       "and returns at once (201; 200 when replayed with the same Idempotency-Key)."),
+    Route("POST", "/batches/preview", batches.preview_batch, "previewBatch", "Dry run: expand and check a batch without storing it",
+          "batches", "submit", {200: r.Preview}, PREVIEW_ERRORS, body=q.BatchRequest, query=q.PreviewQuery, needs_store=False,
+          description="Takes the body of POST /batches. Runs the same expansion and checks (values, images, ComfyUI validation) "
+                      "and answers 200 with the job count, the first ?rows= jobs (default 20) with their values and coords, "
+                      "the bindings used and the problems: the first problem is what the submission would answer. "
+                      "Nothing is stored or queued. No ETA yet."),
     Route("GET", "/batches", batches.list_batches, "listBatches", "List batches, newest first", "batches", "read",
           {200: r.BatchList}, {400: ("invalid_pagination", "invalid_status")}, query=q.BatchListQuery),
     Route("GET", "/batches/{batch_id}", batches.get_batch, "getBatch", "One batch", "batches", "read", {200: r.Batch}, NO_BATCH,

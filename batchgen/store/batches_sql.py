@@ -16,17 +16,19 @@ from .rows import NewBatch, seed_in
 def insert_batch_sync(tx: Tx, new: NewBatch, template_json: str, options_json: str, jobs: list[JobSpec], now: float) -> None:
     """Insert a batch and its jobs."""
     # Rows are encoded here, in the connection thread, not on the event loop.
-    rows = [(new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), seed_in(spec.seed), now)
+    rows = [(new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), seed_in(spec.seed), now,
+             json.dumps(spec.coords, ensure_ascii=False) if spec.coords else None)
             for i, spec in enumerate(jobs)]
     (seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()
     tx.execute(
         "INSERT INTO batches (id, seq, name, status, priority, template_id, template_json, options_json, "
-        "output_subfolder, total, n_pending, max_attempts, created_at, updated_at, idempotency_key, request_hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "output_subfolder, total, n_pending, max_attempts, created_at, updated_at, idempotency_key, request_hash, request_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.id, seq, new.name, BatchStatus.PENDING.value, new.priority, new.template_id, template_json, options_json,
-         new.output_subfolder, len(rows), len(rows), new.max_attempts, now, now, new.idempotency_key, new.request_hash),
+         new.output_subfolder, len(rows), len(rows), new.max_attempts, now, now, new.idempotency_key, new.request_hash,
+         None if new.request is None else json.dumps(new.request, ensure_ascii=False)),
     )
-    tx.executemany("INSERT INTO jobs (batch_id, idx, status, params_json, seed, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    tx.executemany("INSERT INTO jobs (batch_id, idx, status, params_json, seed, created_at, coords_json) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     log_batch(tx, new.id)
 
 

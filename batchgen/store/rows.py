@@ -16,7 +16,7 @@ BATCH_COLUMNS = (
 )
 JOB_COLUMNS = (
     "id, batch_id, idx, status, params_json, seed, attempts, prompt_id, created_at, queued_at, started_at, "
-    "finished_at, outputs_json, error_json, requeues, owner_id"
+    "finished_at, outputs_json, error_json, requeues, owner_id, coords_json"
 )
 IN_FLIGHT_SQL = "('queued', 'running')"
 
@@ -35,6 +35,7 @@ class NewBatch:
     options: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
     request_hash: str | None = None
+    request: dict[str, Any] | None = None  # the request body as parsed, for re-running the batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         id=row["id"], batch_id=row["batch_id"], idx=row["idx"], status=JobStatus(row["status"]), params=json.loads(row["params_json"]),
         seed=seed_out(row["seed"]), attempts=row["attempts"], requeues=row["requeues"], prompt_id=row["prompt_id"],
         created_at=row["created_at"], queued_at=row["queued_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-        outputs=outputs, error=error, owner_id=row["owner_id"],
+        outputs=outputs, error=error, owner_id=row["owner_id"], coords=json.loads(row["coords_json"]) if row["coords_json"] else {},
     )
 
 

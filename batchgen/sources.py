@@ -1,0 +1,169 @@
+"""Sources of rows: each request field that makes jobs is one source yielding rows with their coordinates.
+
+Row sources (``prompts``, ``jobs``, ``table``) are concatenated in that order; axis sources (``matrix``) multiply
+every row; then wildcards turn each row into one or more. A row's coordinates say where it came from, e.g.
+``{"source": "table", "row": 17}`` or ``{"source": "prompts", "index": 2, "axes": {"width": 1}}``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import tables, wildcards
+from .errors import ApiError, bad_request, too_large, unprocessable
+from .templates import Template
+
+PROMPT_PARAM = "prompt"
+
+
+@dataclass(slots=True)
+class Row:
+    """The raw values of one row and where it came from."""
+
+    values: dict[str, Any]
+    coords: dict[str, Any] = field(default_factory=dict)
+
+
+def _prompt_rows(prompts: Any, template: Template, max_jobs: int) -> list[Row]:
+    if not isinstance(prompts, list):
+        raise bad_request("invalid_prompts", "prompts must be a list of strings")
+    if len(prompts) > max_jobs:
+        raise too_large("too_many_jobs", f"batch has {len(prompts)} prompts; the limit is {max_jobs}", limit=max_jobs)
+    rows = []
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str):
+            raise bad_request("invalid_prompts", f"prompts[{i}] must be a string", index=i)
+        rows.append(Row({PROMPT_PARAM: p}, {"source": "prompts", "index": i}))
+    return rows
+
+
+def _job_rows(jobs: Any, template: Template, max_jobs: int) -> list[Row]:
+    if not isinstance(jobs, list):
+        raise bad_request("invalid_jobs", "jobs must be a list of objects {param: value}")
+    if len(jobs) > max_jobs:
+        raise too_large("too_many_jobs", f"batch has more than {max_jobs} jobs", limit=max_jobs)
+    rows = []
+    for i, job in enumerate(jobs):
+        if not isinstance(job, dict):
+            raise bad_request("invalid_jobs", f"jobs[{i}] must be an object {{param: value}}", index=i)
+        rows.append(Row(dict(job), {"source": "jobs", "index": i}))
+    return rows
+
+
+def _table_rows(spec: Any, template: Template, max_jobs: int) -> list[Row]:
+    return [Row(values, {"source": "table", "row": number}) for number, values in tables.read_rows(spec, template, max_jobs)]
+
+
+# Request field → builder. The dashboard puts one form on each; a new source is one entry here and one model field.
+ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int], list[Row]]], ...] = (
+    ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows),
+)
+AXIS_SOURCES = ("matrix",)
+SOURCE_FIELDS = tuple(name for name, _ in ROW_SOURCES) + AXIS_SOURCES
+
+
+def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
+    """Every row of every source, in order: prompts, jobs, table, each multiplied by the matrix."""
+    out: list[Row] = []
+    for name, build in ROW_SOURCES:
+        if body.get(name) is not None:
+            out += build(body[name], template, max_jobs)
+            if len(out) > max_jobs:
+                raise too_large("too_many_jobs", f"batch has more than {max_jobs} jobs", limit=max_jobs)
+    matrix = body.get("matrix")
+    if matrix is None:
+        return out
+    if not isinstance(matrix, dict) or not matrix:
+        raise bad_request("invalid_matrix", "matrix must be a non-empty object {param: [values]}")
+    axes: list[list[tuple[str, int, Any]]] = []
+    size = 1
+    for name, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise bad_request("invalid_matrix", f"matrix axis {name!r} must be a non-empty list", param=name)
+        axes.append([(name, i, v) for i, v in enumerate(values)])
+        size *= len(values)
+    size *= max(len(out), 1)
+    if size > max_jobs:
+        raise too_large("too_many_jobs", f"matrix expands to {size} jobs; the limit is {max_jobs}", limit=max_jobs)
+    combos = [({n: v for n, _, v in c}, {n: i for n, i, _ in c}) for c in itertools.product(*axes)]
+    return [Row({**row.values, **values}, {**row.coords, "axes": where}) for row in (out or [Row({})]) for values, where in combos]
+
+
+def where(coords: Mapping[str, Any]) -> str:
+    """A row's origin in words: "table row 17", "prompts[2]", "params"."""
+    if coords.get("source") == "table":
+        return f"table row {coords['row']}"
+    return f"{coords['source']}[{coords['index']}]" if "source" in coords else "params"
+
+
+# -- wildcards ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WildcardPlan:
+    """How wildcards are expanded: mode, variants per row (random mode) and the seed."""
+
+    mode: str
+    count: int
+    seed: int
+
+
+Variant = tuple[dict[str, Any], dict[str, Any], Any]  # (typed values, coords, what the caller carries along per row)
+
+
+def expand_wildcards(values_rows: list[Variant], template: Template, plan: WildcardPlan, loader: wildcards.Loader,
+                     max_jobs: int, repeat: int, max_text: int) -> list[Variant]:
+    """Each row's text values with ``{a|b}`` / ``__name__`` expanded; counted first, so a huge product is a 413 before any text is built."""
+    # Several text values of a row are combined in the template's parameter order (prompt before negative), first slowest.
+    text_params = [n for n, b in template.bindings.items() if b.type == "text"]
+    cache: dict[str, wildcards.Parsed] = {}
+
+    def targets(values: dict[str, Any], coords: dict[str, Any]) -> list[tuple[str, wildcards.Parsed]]:
+        found = []
+        for name in text_params:
+            value = values.get(name)
+            if isinstance(value, str) and wildcards.has_syntax(value):
+                if value not in cache:
+                    try:
+                        cache[value] = wildcards.parse(value, loader)
+                    except ApiError as exc:
+                        exc.message = f"parameter {name!r} ({where(coords)}): {exc.message}"
+                        exc.details = {**exc.details, "param": name}
+                        raise
+                found.append((name, cache[value]))
+        return found
+
+    plans = [targets(values, coords) for values, coords, _ in values_rows]
+    if plan.mode == "combinatorial":
+        sizes = [math.prod(wildcards.count(p) for _, p in t) for t in plans]
+    else:
+        sizes = [plan.count if t else 1 for t in plans]
+    total = sum(sizes) * repeat
+    if total > max_jobs:
+        raise too_large("too_many_jobs", f"the wildcards expand to {total} jobs; the limit is {max_jobs}", limit=max_jobs, count=total)
+    if total == 0:
+        raise unprocessable("empty_batch", "the wildcards expand to no text (a group or file with no alternatives)")
+    rng = random.Random(plan.seed)
+    out: list[Variant] = []
+    for (values, coords, tag), found in zip(values_rows, plans, strict=True):
+        if not found:
+            out.append((values, coords, tag))
+            continue
+        if plan.mode == "combinatorial":
+            variants = itertools.product(*(wildcards.combinations(p) for _, p in found))
+        else:
+            variants = (tuple(wildcards.sample(p, rng) for _, p in found) for _ in range(plan.count))
+        for k, texts in enumerate(variants):
+            new = dict(values)
+            for (name, _), text in zip(found, texts, strict=True):
+                if len(text) > max_text:
+                    raise unprocessable("value_too_long", f"parameter {name!r} is {len(text)} characters after wildcards; "
+                                        f"the limit is {max_text}", param=name, limit=max_text)
+                new[name] = text
+            out.append((new, {**coords, "wildcard": k}, tag))
+    return out
