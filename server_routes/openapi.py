@@ -15,12 +15,15 @@ from .table import Route
 REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     400: "Malformed request: the message names the field and what to send instead.",
+    401: "A token is needed (send Authorization: Bearer <token>), or the one sent is unknown or revoked.",
+    403: "The token's scope is too low, or the browser origin is not in BATCHGEN_CORS_ORIGINS.",
     404: "No such batch, job, template or route.",
     408: "The request body did not arrive completely in time (BATCHGEN_READ_TIMEOUT).",
     409: "Conflicts with the current state of the batch, job or template.",
     413: "The body or the batch is larger than the server accepts (details.limit holds the limit).",
     415: "The body must be sent with Content-Type: application/json (send {} when there is nothing to say).",
     422: "Well-formed but not acceptable.",
+    429: "Too many open event streams (BATCHGEN_MAX_STREAMS); retry after Retry-After seconds.",
     503: "The batch database is not open or is locked by another process; retry after Retry-After seconds.",
 }
 
@@ -82,12 +85,18 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, A
                              "content": {"application/json": {"schema": refs[(route.body, "validation")]}}}
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):
-        responses[str(status)] = {"description": (model.__doc__ or "").strip().splitlines()[0] or "OK",
+        description = (model.__doc__ or "").strip().splitlines()[0] or "OK"
+        if route.stream and status == 200:
+            responses[str(status)] = {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+            continue
+        responses[str(status)] = {"description": description,
                                   "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     for status, codes in route.all_errors().items():
         response: dict[str, Any] = {"description": f"{_STATUS_TEXT.get(status, 'Error.')} Codes: {', '.join(codes)}.",
                                     "content": {"application/json": {"schema": refs[(Error, "serialization")]}}}
-        if status == 503:
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
+        if status in (429, 503):
             response["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
         responses[str(status)] = response
     op["responses"] = responses
