@@ -15,7 +15,7 @@ from ._http import log
 from .table import Call
 
 # Set by the CORS middleware on a request it lets past ComfyUI's chain: headers a streaming handler adds before prepare().
-CORS_HEADERS_KEY = "batchgen_cors_headers"
+CORS_HEADERS_KEY: Any = web.RequestKey("batchgen_cors_headers", dict) if hasattr(web, "RequestKey") else "batchgen_cors_headers"
 HEARTBEAT_SECONDS = 15.0
 # Woken by every commit (Store.subscribe); this poll is only the safety net (e.g. a wake-up lost to a closed loop).
 POLL_SECONDS = 1.0
