@@ -67,7 +67,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, Any]]) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "x-scope": route.scope}
+    op: dict[str, Any] = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "x-scope": route.scope,
+                          # A token (of x-scope or higher), or nothing for a caller on the ComfyUI machine itself.
+                          "security": [{"bearer": []}, {}]}
     if route.description:
         op["description"] = route.description
     params = [{"name": n, "in": "path", "required": True, **spec} for n, spec in route.path_params.items()]
@@ -122,7 +124,9 @@ def _document(routes: tuple[Route, ...], version: str) -> dict[str, Any]:
         "servers": [{"url": API_PREFIX}, {"url": "/api" + API_PREFIX, "description": "The same routes under ComfyUI's /api prefix."}],
         "tags": [{"name": t} for t in dict.fromkeys(r.tag for r in routes)],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token (bg_…) from cli.py or POST /tokens; loopback callers may omit it. Never in the URL."}}},
     }
 
 
