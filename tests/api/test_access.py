@@ -149,3 +149,27 @@ async def test_token_admin_routes(env):
     assert (await env.client.get(API + "/batches", headers={**REMOTE, **bearer(made["token"])})).status == 401
     resp = await env.client.delete(API + "/tokens/nope", headers={**REMOTE, **bearer(admin)})
     assert resp.status == 404 and (await resp.json())["error"] == "token_not_found"
+
+
+SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain")
+
+
+async def test_simple_content_types_change_nothing_on_any_mutating_route(env):
+    """What a cross-site <form> or no-cors fetch can send: refused on every route with a body, even from loopback."""
+    from batchgen_ext.server_routes.routes import ROUTES
+
+    batch = (await (await env.client.post(API + "/batches", json=BATCH)).json())["id"]
+    before = (await env.store.list_batches())[1], [t.id for t in env.tokens.list()]
+    mutating = [r for r in ROUTES if r.method in ("POST", "DELETE") and r.body is not None]
+    assert len(mutating) >= 8
+    for route in mutating:
+        path = API + route.path.replace("{batch_id}", batch).replace("{job_id}", "1")
+        for content_type in SIMPLE_TYPES:
+            resp = await env.client.request(route.method, path, data=b"template=text-card&prompts=x",
+                                            headers={"Content-Type": content_type})
+            assert resp.status == 415, (route.path, content_type, await resp.text())
+            # The same from a page of another origin: no token, so refused before the body is even read.
+            resp = await env.client.request(route.method, path, data=b"x", headers={"Content-Type": content_type,
+                                                                                   "Origin": "http://evil.example"})
+            assert resp.status == 401, (route.path, content_type)
+    assert ((await env.store.list_batches())[1], [t.id for t in env.tokens.list()]) == before
