@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..batchgen.errors import ApiError, bad_request
+from ..batchgen.store import StoreBusy
 from ._http import log
 from .table import Call
 
@@ -92,7 +93,11 @@ async def stream_events(call: Call) -> web.StreamResponse:
         beat = time.monotonic()
         while not _gone(request):
             waiter.clear()  # before reading: a commit during the read wakes the next wait
-            events, last_seq, _oldest, has_more = await call.service.store.list_events(after, batch, PAGE)
+            try:
+                events, last_seq, _oldest, has_more = await call.service.store.list_events(after, batch, PAGE)
+            except StoreBusy:  # another process holds the file for a moment: try again, the stream stays open
+                await asyncio.sleep(hub.poll_seconds)
+                continue
             if events:
                 await response.write(b"".join(_frame(e) for e in events))
                 after = events[-1].seq
