@@ -6,6 +6,7 @@ log line says which variable was wrong and what is used instead.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -77,6 +78,59 @@ class _Reader:
             return None
         return raw.rstrip("/")
 
+    def flag(self, name: str) -> bool:
+        raw = self.raw(name)
+        if raw is None:
+            return False
+        if raw.lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            self.problems.append(f"{name}={raw!r} is not 1 or 0; using 0")
+            return False
+        return raw.lower() in ("1", "true", "yes", "on")
+
+    def ips(self, name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for item in (self.raw(name) or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                found.append(str(ipaddress.ip_address(item)))
+            except ValueError:
+                self.problems.append(f"{name}: {item!r} is not an IP address; ignored")
+        return tuple(found)
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for item in (self.raw(name) or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            origin = normalise_origin(item)
+            if origin is None:
+                self.problems.append(f"{name}: {item!r} is not an exact origin like https://app.example.com or "
+                                     "http://localhost:3000 (no *, null, path or query); ignored")
+            else:
+                found.append(origin)
+        return tuple(dict.fromkeys(found))
+
+
+def normalise_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` lowercase, default port dropped; None for ``*``, ``null``, paths, queries, credentials."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "*" in value:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -104,6 +158,12 @@ class Config:
     # "inline": reads on the event loop (WAL); "thread": in aiosqlite's thread.
     reads: str = "inline"
     debug: bool = False
+    # Remote access: loopback callers need no token unless require_token; proxies whose X-Forwarded-For is believed;
+    # browser origins our own CORS answers for (exact scheme://host[:port]); concurrent SSE streams.
+    require_token: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    max_streams: int = 64
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -126,6 +186,10 @@ class Config:
             read_timeout_seconds=env.number("BATCHGEN_READ_TIMEOUT", 30.0, 1.0, 3600.0),
             reads=env.choice("BATCHGEN_READS", "inline", ("inline", "thread")),
             debug=env.raw("BATCHGEN_DEBUG") is not None,
+            require_token=env.flag("BATCHGEN_REQUIRE_TOKEN"),
+            trusted_proxies=env.ips("BATCHGEN_TRUSTED_PROXIES"),
+            cors_origins=env.origins("BATCHGEN_CORS_ORIGINS"),
+            max_streams=env.integer("BATCHGEN_MAX_STREAMS", 64, 1, 10_000),
             problems=tuple(env.problems),
         )
         for problem in config.problems:

@@ -94,7 +94,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
-        5,
+        4,
         # Where each job came from (sources: table row, axis indexes, wildcard variant) and the request a batch was
         # expanded from, so a batch can be re-run or edited and grids assembled later (batchgen/sources.py).
         """

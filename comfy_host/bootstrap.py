@@ -56,7 +56,8 @@ def install(package_dir: Path, version: str) -> None:
     from ..batchgen.registry import TemplateRegistry
     from ..batchgen.service import BatchService
     from ..batchgen.store import Store
-    from ..server_routes import register
+    from ..server_routes import make_context, register
+    from ..server_routes.cors import cors_middleware
     from .adapter import ComfyHost
 
     server = PromptServer.instance
@@ -67,7 +68,11 @@ def install(package_dir: Path, version: str) -> None:
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
     service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=wildcard_dirs(user_dir))
-    register(server.routes, service)
+    mounted = register(server.routes, service, make_context(service, user_dir))
+    # Outermost, before ComfyUI's origin check (the app is not frozen yet at import): it acts only on our own handlers.
+    server.app.middlewares.insert(0, cors_middleware(mounted, config.cors_origins))
+    if config.cors_origins:
+        log.info("[batchgen] browser origins allowed on /batchgen: %s", ", ".join(config.cors_origins))
 
     async def on_startup(_app: Any) -> None:
         try:

@@ -15,12 +15,15 @@ from .table import Route
 REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     400: "Malformed request: the message names the field and what to send instead.",
+    401: "A token is needed (send Authorization: Bearer <token>), or the one sent is unknown or revoked.",
+    403: "The token's scope is too low, or the browser origin is not in BATCHGEN_CORS_ORIGINS.",
     404: "No such batch, job, template or route.",
     408: "The request body did not arrive completely in time (BATCHGEN_READ_TIMEOUT).",
     409: "Conflicts with the current state of the batch, job or template.",
     413: "The body or the batch is larger than the server accepts (details.limit holds the limit).",
     415: "The body must be sent with Content-Type: application/json (send {} when there is nothing to say).",
     422: "Well-formed but not acceptable.",
+    429: "Too many open event streams (BATCHGEN_MAX_STREAMS); retry after Retry-After seconds.",
     503: "The batch database is not open or is locked by another process; retry after Retry-After seconds.",
 }
 
@@ -64,7 +67,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, Any]]) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "x-scope": route.scope}
+    op: dict[str, Any] = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "x-scope": route.scope,
+                          # A token (of x-scope or higher), or nothing for a caller on the ComfyUI machine itself.
+                          "security": [{"bearer": []}, {}]}
     if route.description:
         op["description"] = route.description
     params = [{"name": n, "in": "path", "required": True, **spec} for n, spec in route.path_params.items()]
@@ -82,12 +87,18 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, A
                              "content": {"application/json": {"schema": refs[(route.body, "validation")]}}}
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):
-        responses[str(status)] = {"description": (model.__doc__ or "").strip().splitlines()[0] or "OK",
+        description = (model.__doc__ or "").strip().splitlines()[0] or "OK"
+        if route.stream and status == 200:
+            responses[str(status)] = {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+            continue
+        responses[str(status)] = {"description": description,
                                   "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
     for status, codes in route.all_errors().items():
         response: dict[str, Any] = {"description": f"{_STATUS_TEXT.get(status, 'Error.')} Codes: {', '.join(codes)}.",
                                     "content": {"application/json": {"schema": refs[(Error, "serialization")]}}}
-        if status == 503:
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
+        if status in (429, 503):
             response["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
         responses[str(status)] = response
     op["responses"] = responses
@@ -113,7 +124,9 @@ def _document(routes: tuple[Route, ...], version: str) -> dict[str, Any]:
         "servers": [{"url": API_PREFIX}, {"url": "/api" + API_PREFIX, "description": "The same routes under ComfyUI's /api prefix."}],
         "tags": [{"name": t} for t in dict.fromkeys(r.tag for r in routes)],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token (bg_…) from cli.py or POST /tokens; loopback callers may omit it. Never in the URL."}}},
     }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from ..batchgen import api_models as q
+from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
-from . import batches, health, templates
+from . import batches, health, stream, templates, tokens
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
 JOB_ID = {"job_id": {"description": "Job id: ASCII digits only; anything else is a 404.",
                      "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+TOKEN_ID = {"token_id": {"description": "Token id (from GET /tokens).", "schema": {"type": "string"}}}
 TEMPLATE_ID = {"template_id": {"description": "Template id.", "schema": {"type": "string"}}}
 
 NO_BATCH = {404: ("batch_not_found",)}
@@ -100,4 +102,17 @@ ROUTES: list[Route] = [
           "read", {200: r.EventList}, {400: ("invalid_after", "invalid_batch", "invalid_pagination"), **NO_BATCH}, query=q.EventsQuery,
           description="Every batchgen.job / batchgen.batch event after `after`, oldest first, as sent on the websocket. "
                       "A client that reconnects asks with the last seq it saw."),
+    Route("GET", "/events/stream", stream.stream_events, "streamEvents", "The event log as Server-Sent Events", "events", "read",
+          {200: remote.EventStream}, {400: ("invalid_after", "invalid_batch", "invalid_last_event_id"), **NO_BATCH,
+                                      429: ("too_many_streams",)}, query=remote.StreamQuery, stream=True,
+          description="Every event after the Last-Event-ID header (or ?after=), then new ones as they commit, as "
+                      "`id: <seq>` / `event: <type>` / `data: <JSON as in GET /events>`; a `: heartbeat` comment every 15 s. "
+                      "429 too_many_streams (Retry-After) beyond BATCHGEN_MAX_STREAMS open streams."),
+    Route("POST", "/tokens", tokens.create_token, "createToken", "Create an API token (its value is answered once)", "tokens",
+          "admin", {201: remote.TokenCreated}, {400: ("invalid_name", "invalid_scope"), 507: ("token_not_saved",)},
+          body=remote.TokenRequest, needs_store=False, body_limit=CONTROL_BODY_LIMIT),
+    Route("GET", "/tokens", tokens.list_tokens, "listTokens", "List tokens (never their values)", "tokens", "admin",
+          {200: remote.TokenList}, needs_store=False),
+    Route("DELETE", "/tokens/{token_id}", tokens.revoke_token, "revokeToken", "Revoke a token", "tokens", "admin",
+          {200: remote.TokenInfo}, {404: ("token_not_found",)}, needs_store=False, path_params=TOKEN_ID),
 ]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from ..batchgen.access import AccessPolicy
 from ..batchgen.api_models import ApiModel
 from ..batchgen.api_parse import parse_query, parse_request
 from ..batchgen.errors import ApiError, not_found
@@ -35,6 +36,12 @@ BODY_ERRORS: dict[int, tuple[str, ...]] = {
     413: ("body_too_large",),
     415: ("unsupported_media_type",),
 }
+# Every route: the access check (access.py) runs first, whatever the scope.
+ACCESS_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("token_in_query",),
+    401: ("token_required", "token_invalid"),
+    403: ("insufficient_scope", "origin_not_allowed"),
+}
 QUERY_ERRORS: dict[int, tuple[str, ...]] = {400: ("unknown_field", "invalid_field")}
 STORE_ERRORS: dict[int, tuple[str, ...]] = {503: ("store_unavailable", "store_busy")}
 
@@ -48,6 +55,8 @@ class Call:
     body: Any = None
     query: Any = None
     raw: Any = None
+    context: Any = None  # the Context of register(): token store, stream hub
+    caller: Any = None  # access.Caller
 
     def arg(self, name: str) -> str:
         """A path parameter."""
@@ -83,11 +92,12 @@ class Route:
     idempotency_key: bool = False
     body_limit: int | None = None  # None: config.max_body_bytes
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stream: bool = False  # 200 is a text/event-stream, not JSON
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""
         merged: dict[int, list[str]] = {}
-        parts = [self.errors]
+        parts = [self.errors, ACCESS_ERRORS]
         if self.body is not None:
             parts.append(BODY_ERRORS)
         if self.query is not None:
@@ -118,14 +128,41 @@ def template_params(service: BatchService, data: Any) -> Callable[[], set[str]]:
     return names
 
 
-def make_handler(route: Route, service: BatchService) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler of one route: guards, query and body parsing, the domain call, errors as JSON."""
+@dataclass
+class Context:
+    """What routes share beyond the service: the access policy (tokens) and the SSE stream hub."""
+
+    access: AccessPolicy
+    streams: Any = None
+
+
+@dataclass
+class Mounted:
+    """What register() mounted: our handler objects (the CORS middleware's test) and the table, for preflight methods."""
+
+    handlers: set[Any]
+    table: list[Route]
+    context: Context
+
+    def methods_for(self, path: str) -> list[str]:
+        """The methods our table has for a request path (with or without ComfyUI's /api in front)."""
+        path = path[len("/api"):] if path.startswith("/api/") else path
+        if not path.startswith(API_PREFIX + "/"):
+            return []
+        tail = path[len(API_PREFIX):]
+        return sorted({r.method for r in self.table if r.pattern().match(tail)})
+
+
+def make_handler(route: Route, service: BatchService, context: Context) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of one route: access, guards, query and body parsing, the domain call, errors as JSON."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
+            # The one access check, with the scope from the route table (also for requests our CORS middleware lets past ComfyUI's).
+            caller = context.access.decide(request.remote, request.headers, set(request.query.keys()), route.scope)
             if route.needs_store:
                 require_store(service)
-            call = Call(request, service)
+            call = Call(request, service, context=context, caller=caller)
             if route.query is not None:
                 call.query = parse_query(route.query, request.query)
             if route.body is not None:
@@ -147,12 +184,15 @@ def make_handler(route: Route, service: BatchService) -> Callable[[web.Request],
     return handle
 
 
-def register(routes: web.RouteTableDef, service: BatchService, table: list[Route]) -> None:
+def register(routes: web.RouteTableDef, service: BatchService, table: list[Route], context: Context) -> Mounted:
     """Mount every route of the table, then the catch-all for everything else under the prefix."""
+    handlers: set[Any] = set()
     for route in table:
         # routes.get also answers HEAD (aiohttp's allow_head), as the hand-written routes did.
         add = routes.get if route.method == "GET" else functools.partial(routes.route, route.method)
-        add(API_PREFIX + route.path)(make_handler(route, service))
+        handler = make_handler(route, service, context)
+        handlers.add(handler)
+        add(API_PREFIX + route.path)(handler)
     patterns = [(route.pattern(), route.method) for route in table]
 
     async def unknown(request: web.Request) -> web.StreamResponse:
@@ -169,3 +209,5 @@ def register(routes: web.RouteTableDef, service: BatchService, table: list[Route
 
     # Only our own prefix: ComfyUI mounts this also under /api/batchgen/, which shadows nothing of its own.
     routes.route("*", "/batchgen/{tail:.*}")(unknown)
+    handlers.add(unknown)
+    return Mounted(handlers, table, context)

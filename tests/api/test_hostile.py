@@ -128,7 +128,7 @@ async def test_body_that_never_finishes_is_408(env):
     env.service.config = dataclasses.replace(env.service.config, read_timeout_seconds=0.3)
     reader, writer = await asyncio.open_connection(env.client.host, env.client.port)
     try:
-        writer.write(f"POST {API}/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        writer.write(f"POST {API}/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
                      '{"template": '.encode())
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)

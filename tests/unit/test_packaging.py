@@ -45,5 +45,6 @@ def test_development_files_do_not_ship_to_the_registry():
     for dev_only in ("scripts/quickstart.py", "tests/conftest.py", "bench/README.md", ".ci/run", ".github/workflows/publish.yml",
                      "docs/benchmarks.md"):
         assert ignored(dev_only), dev_only
-    for shipped in ("__init__.py", "requirements.txt", "install.py", "web/icon.svg", "workflows/text-card.json", "docs/api.md"):
+    for shipped in ("__init__.py", "cli.py", "docs/remote.md",
+                    "requirements.txt", "install.py", "web/icon.svg", "workflows/text-card.json", "docs/api.md"):
         assert not ignored(shipped), shipped

@@ -1,0 +1,120 @@
+"""GET /events/stream: the durable event log as Server-Sent Events (resumable, filtered, capped)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ..batchgen.errors import ApiError, bad_request
+from ..batchgen.store import StoreBusy
+from ._http import log
+from .table import Call
+
+# Set by the CORS middleware on a request it lets past ComfyUI's chain: headers a streaming handler adds before prepare().
+CORS_HEADERS_KEY: Any = web.RequestKey("batchgen_cors_headers", dict) if hasattr(web, "RequestKey") else "batchgen_cors_headers"
+HEARTBEAT_SECONDS = 15.0
+# Woken by every commit (Store.subscribe); this poll is only the safety net (e.g. a wake-up lost to a closed loop).
+POLL_SECONDS = 1.0
+PAGE = 500
+
+
+class StreamHub:
+    """Open SSE streams: the cap, and the wake-up of every stream after a commit that logged events."""
+
+    def __init__(self, store: Any, max_streams: int) -> None:
+        self.store = store
+        self.max_streams = max_streams
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self.poll_seconds = POLL_SECONDS
+        self.waiters: set[asyncio.Event] = set()
+        store.subscribe(self._wake)
+
+    @property
+    def open_streams(self) -> int:
+        """How many streams are open now."""
+        return len(self.waiters)
+
+    def _wake(self, _events: list[Any]) -> None:
+        for waiter in self.waiters:
+            waiter.set()
+
+    def acquire(self) -> asyncio.Event:
+        """A stream's wake-up event; 429 when the cap is reached."""
+        if len(self.waiters) >= self.max_streams:
+            raise ApiError(429, "too_many_streams", f"{self.max_streams} event streams are open (BATCHGEN_MAX_STREAMS); "
+                           "close one or poll GET /batchgen/v1/events", {"limit": self.max_streams}, {"Retry-After": "5"})
+        waiter = asyncio.Event()
+        self.waiters.add(waiter)
+        return waiter
+
+    def release(self, waiter: asyncio.Event) -> None:
+        """The stream ended."""
+        self.waiters.discard(waiter)
+
+
+def _resume_from(request: web.Request, after: int) -> int:
+    """Last-Event-ID (what EventSource and our clients send on reconnect) wins over ?after=."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw.strip() == "":
+        return after
+    if not raw.strip().isascii() or not raw.strip().isdigit() or len(raw.strip()) > 18:
+        raise bad_request("invalid_last_event_id", "Last-Event-ID must be the seq (an integer ≥ 0) of the last event received")
+    return int(raw.strip())
+
+
+def _frame(event: Any) -> bytes:
+    data = json.dumps(event.as_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def stream_events(call: Call) -> web.StreamResponse:
+    """GET /events/stream: every event after Last-Event-ID / ?after=, then new ones as they commit; a heartbeat comment every 15 s."""
+    request, hub = call.request, call.context.streams
+    after, batch = _resume_from(request, call.query.after), call.query.batch
+    if batch is not None:
+        await call.service.get_batch(batch)  # 404 batch_not_found before the stream opens
+    waiter = hub.acquire()
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    response.headers.update(request.get(CORS_HEADERS_KEY) or {})
+    try:
+        await response.prepare(request)
+        await response.write(b": batchgen event stream\nretry: 2000\n\n")
+        beat = time.monotonic()
+        while not _gone(request):
+            waiter.clear()  # before reading: a commit during the read wakes the next wait
+            try:
+                events, last_seq, _oldest, has_more = await call.service.store.list_events(after, batch, PAGE)
+            except StoreBusy:  # another process holds the file for a moment: try again, the stream stays open
+                await asyncio.sleep(hub.poll_seconds)
+                continue
+            if events:
+                await response.write(b"".join(_frame(e) for e in events))
+                after = events[-1].seq
+                beat = time.monotonic()
+            if has_more:
+                continue
+            after = max(after, last_seq)  # one snapshot: nothing ≤ last_seq of this filter is left unread
+            wait = min(hub.poll_seconds, max(0.0, beat + hub.heartbeat_seconds - time.monotonic()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(waiter.wait(), wait)
+            if time.monotonic() - beat >= hub.heartbeat_seconds:
+                await response.write(b": heartbeat\n\n")
+                beat = time.monotonic()
+    except ConnectionError:
+        pass  # the client went away: nothing to clean up but our slot
+    except Exception:
+        log.exception("[batchgen] event stream failed")
+    finally:
+        hub.release(waiter)
+    return response

@@ -1,0 +1,149 @@
+"""Remote access on a real ComfyUI with default flags: a real non-loopback caller (network namespace + veth) and tokens.
+
+The namespace ``bgremote`` gets 10.200.7.2 on one end of a veth pair, the host side 10.200.7.1;
+ComfyUI listens on 127.0.0.1 and 10.200.7.1, so requests from the namespace arrive with a
+non-loopback TCP peer. Skipped (with the reason) when namespaces cannot be made here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import comfy_env, new_server
+
+NS, HOST_IF, NS_IF = "bgremote", "bgr0", "bgr1"
+HOST_IP, NS_IP = "10.200.7.1", "10.200.7.2"
+BATCH = {"template": "text-card", "prompts": ["remote"], "params": {"width": 64, "height": 64}}
+# Runs inside the namespace: one bounded HTTP request, the answer as JSON on stdout.
+CLIENT = r"""
+import json, sys, urllib.request, urllib.error
+url, method, headers, body = json.loads(sys.argv[1])
+req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method, headers=headers)
+try:
+    with urllib.request.urlopen(req, timeout=15) as r:
+        status, text, hdrs = r.status, r.read().decode(), dict(r.headers)
+except urllib.error.HTTPError as e:
+    status, text, hdrs = e.code, e.read().decode(), dict(e.headers)
+print(json.dumps([status, text, hdrs]))
+"""
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def _teardown() -> None:
+    subprocess.run(["ip", "link", "del", HOST_IF], capture_output=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def netns():
+    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
+        pytest.skip("a network namespace needs root and iproute2")
+    _teardown()
+    try:
+        _ip("netns", "add", NS)
+        _ip("link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF)
+        _ip("link", "set", NS_IF, "netns", NS)
+        _ip("addr", "add", f"{HOST_IP}/24", "dev", HOST_IF)
+        _ip("link", "set", HOST_IF, "up")
+        _ip("netns", "exec", NS, "ip", "addr", "add", f"{NS_IP}/24", "dev", NS_IF)
+        _ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "up")
+        _ip("netns", "exec", NS, "ip", "link", "set", "lo", "up")
+    except (subprocess.CalledProcessError, OSError) as exc:
+        _teardown()
+        pytest.skip(f"could not make a network namespace here: {exc}")
+    yield
+    _teardown()
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory, netns):
+    assert comfy_env() is not None
+    server = new_server(tmp_path_factory.mktemp("comfy"), extra_args=["--listen", f"127.0.0.1,{HOST_IP}"])
+    server.start()
+    yield server
+    server.stop()
+
+
+def remote(comfy, method: str, path: str, headers: dict | None = None, body: dict | None = None) -> tuple[int, str, dict]:
+    """One request from inside the namespace (TCP peer 10.200.7.2)."""
+    hdrs = {"Content-Type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
+    arg = json.dumps([f"http://{HOST_IP}:{comfy.port}{path}", method, hdrs, json.dumps(body) if body is not None else None])
+    out = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c", CLIENT, arg], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    status, text, rh = json.loads(out.stdout)
+    return status, text, rh
+
+
+def cli(comfy, *args: str) -> subprocess.CompletedProcess:
+    """cli.py through the linked custom_nodes folder, with ComfyUI's python, while ComfyUI runs (default user dir)."""
+    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
+    return subprocess.run([str(comfy.python), str(script), "token", *args], capture_output=True, text=True, timeout=60,
+                          cwd=comfy.data_dir)
+
+
+def make_token(comfy, name: str, scope: str) -> str:
+    made = cli(comfy, "create", "--name", name, "--scope", scope)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_real_non_loopback_caller_matrix(comfy):
+    api = "/batchgen/v1"
+    # No token exists yet: refused, told how to make one; the log says it once.
+    for _ in range(2):
+        status, text, hdrs = remote(comfy, "GET", api + "/batches")
+        assert status == 401 and "token_required" in text and "cli.py token create" in text
+        assert hdrs["WWW-Authenticate"].startswith("Bearer")
+    assert comfy.log_tail(400).count("no token exists; create one with") == 1
+    # The same route from this machine needs none.
+    assert comfy.request("GET", api + "/batches")[0] == 200
+
+    read, submit, admin = (make_token(comfy, n, s) for n, s in (("r", "read"), ("s", "submit"), ("a", "admin")))
+    before = comfy.get(api + "/batches")["total"]
+    cases = [({}, 401, "token_required"), (bearer("bg_wrong"), 401, "token_invalid"), (bearer(read), 403, "insufficient_scope")]
+    for headers, want, code in cases:
+        status, text, _ = remote(comfy, "POST", api + "/batches", headers, BATCH)
+        assert (status, json.loads(text)["error"]) == (want, code)
+    status, text, _ = remote(comfy, "POST", f"{api}/batches?token={submit}", {}, BATCH)
+    assert status == 400 and "token_in_query" in text and submit not in text
+    # DNS-rebinding shape: a name that is not loopback in Host, even from this machine.
+    status, _, _ = comfy.request("GET", api + "/batches", headers={"Host": f"rebind.evil.example:{comfy.port}"})
+    assert status == 401
+    assert comfy.get(api + "/batches")["total"] == before  # nothing was created
+
+    status, text, _ = remote(comfy, "POST", api + "/batches", bearer(submit), BATCH)
+    assert status == 201, text
+    batch = json.loads(text)["id"]
+    assert remote(comfy, "GET", f"{api}/batches/{batch}", bearer(read))[0] == 200
+    comfy.wait_batch(batch, timeout=120)
+
+    # Admin over the network: list (no values), revoke.
+    status, text, _ = remote(comfy, "GET", api + "/tokens", bearer(admin))
+    assert status == 200 and all(t not in text for t in (read, submit, admin))
+    token_id = next(t["id"] for t in json.loads(text)["tokens"] if t["name"] == "s")
+    assert remote(comfy, "DELETE", f"{api}/tokens/{token_id}", bearer(admin))[0] == 200
+    status, text, _ = remote(comfy, "POST", api + "/batches", bearer(submit), BATCH)
+    assert status == 401 and "token_invalid" in text
+
+    # No token value anywhere ComfyUI or we keep things.
+    haystacks = [comfy.log_path.read_text(errors="replace"), comfy.db_path.read_bytes().decode("latin-1"),
+                 json.dumps(comfy.get("/system_stats")), json.dumps(comfy.get("/history")),
+                 json.dumps(comfy.request("GET", "/internal/logs")[1])]
+    tokens_file = comfy.user_dir / "__batchgen" / "tokens.json"
+    haystacks.append(tokens_file.read_text())
+    assert oct(tokens_file.stat().st_mode & 0o777) == "0o600"
+    for value in (read, submit, admin):
+        assert not any(value in h or value[3:] in h for h in haystacks)
