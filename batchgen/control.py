@@ -38,22 +38,19 @@ class ControlMixin:
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         """Cancel what has not finished."""
-        batch = await self.get_batch(batch_id)
-        if batch.status.terminal:
-            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self._active_batch(batch_id)
         await self.dispatcher.cancel_batch(batch_id)
         return await self.get_batch(batch_id)
 
     async def pause_batch(self, batch_id: str) -> Batch:
         """Stop feeding a batch; its running job finishes, its queued ones go back to pending."""
-        batch = await self.get_batch(batch_id)
-        if batch.status.terminal:
-            raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
+        await self._active_batch(batch_id)
         await self.store.set_batch_flags(batch_id, paused=1)
         await self.dispatcher.pull_back(batch_id)
         return await self._announce(batch_id)
 
     async def _active_batch(self, batch_id: str) -> Batch:
+        """The batch, or 409 batch_finished if it already reached a terminal status."""
         batch = await self.get_batch(batch_id)
         if batch.status.terminal:
             raise conflict("batch_finished", f"batch is already {batch.status.value}", status=batch.status.value)
