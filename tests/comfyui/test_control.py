@@ -118,7 +118,7 @@ def test_a_failing_job_fails_alone_with_its_error(comfy):
 
 
 def test_idempotency_key_replays_from_concurrent_clients(comfy):
-    body = {"name": "idem", "template": sleep_template(0.0), "jobs": sleep_jobs(3, 0.0, 777_000)}
+    body = {"name": "idem", "template": sleep_template(0.0), "jobs": sleep_jobs(3, 0.0, 7770)}
     results: list[tuple[int, str]] = []
 
     def post():
@@ -142,7 +142,7 @@ def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
     holder = sqlite3.connect(comfy.db_path, timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        body = {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 778_000)}
+        body = {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 7780)}
         status, body, headers = comfy.request("POST", f"{API}/batches", body, timeout=30)
         assert status == 503 and body["error"] == "store_busy" and int(headers["Retry-After"]) > 0
         health = wait_until(lambda: (h := comfy.get(f"{API}/health"))["dispatcher"]["state"] == "store_unavailable" and h, timeout=20)
@@ -152,7 +152,7 @@ def test_locked_database_gives_503_with_retry_after_then_recovers(comfy):
         holder.close()
     assert comfy.get(f"{API}/batches?limit=1")["total"] == before
     wait_until(lambda: comfy.get(f"{API}/health")["status"] == "ok", timeout=20)
-    status, batch = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 779_000)})
+    status, batch = comfy.post(f"{API}/batches", {"template": sleep_template(0.0), "jobs": sleep_jobs(1, 0.0, 7790)})
     assert status == 201
     assert comfy.wait_batch(batch["id"])["status"] == "succeeded"
 
@@ -175,7 +175,7 @@ def test_unwritable_output_folder_fails_jobs_with_the_reason_and_the_batch_ends(
     blocker.write_text("not a folder")  # SaveImage cannot create its subfolder below a file
     try:
         status, batch = comfy.post(f"{API}/batches", {"name": "nowhere", "template": sleep_template(0.0),
-                                                      "jobs": sleep_jobs(3, 0.0, 780_000)})
+                                                      "jobs": sleep_jobs(3, 0.0, 7800)})
         assert status == 201
         done = comfy.wait_batch(batch["id"], timeout=60)
         assert done["status"] == "failed" and done["counts"]["failed"] == 3

@@ -130,7 +130,7 @@ def test_batch_survives_a_comfyui_restart_with_its_counts(comfy):
     assert status == 201, finished
     comfy.wait_batch(finished["id"])
     status, paused = comfy.post(f"{API}/batches", {"name": "paused over restart", "template": sleep_template(0.3),
-                                                   "jobs": sleep_jobs(12, 0.3, 990_000)})
+                                                   "jobs": sleep_jobs(12, 0.3, 990)})
     assert status == 201, paused
     assert comfy.post(f"{API}/batches/{paused['id']}/pause", {})[0] == 200
     deadline = time.time() + 30

@@ -30,7 +30,10 @@ def sleep_template(seconds: float) -> dict:
 
 
 def sleep_jobs(n: int, seconds: float, start: int = 0) -> list[dict]:
-    """n jobs with slightly different sleep times: ComfyUI's cache would skip identical prompts."""
+    """n jobs with slightly different sleep times: ComfyUI's cache would skip identical prompts.
+
+    Each job sleeps ``seconds`` plus (start + i) / 100,000 s: keep ``start`` small (990 adds 0.01 s; 990,000 adds 9.9 s).
+    """
     return [{"seconds": round(seconds + (start + i) / 100_000, 5)} for i in range(n)]
 
 
