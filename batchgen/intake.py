@@ -15,8 +15,9 @@ from . import ids
 from .api_models import MAX_NAME_LENGTH, BatchRequest, GenerateRequest, InlineTemplate, TemplateRequest
 from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
-from .expansion import JobSpec, expand, wildcard_plan
+from .expansion import JobSpec, expand, plan, wildcard_plan
 from .host import HostValidationError
+from .jobscan import JobScan, scan
 from .models import Batch, Job
 from .registry import template_from_document
 from .store import NewBatch
@@ -147,20 +148,33 @@ class IntakeMixin:
 
         return await asyncio.to_thread(run)
 
-    async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
+    async def _plan(self, req: BatchRequest, template: Template, keep: int) -> JobScan:
+        """(Preview.) The request's jobs scanned once in a thread without keeping them: count, first ``keep`` jobs, what checks need."""
+        loader = folder_loader(self.wildcards_dir)
+
+        def run() -> JobScan:
+            body = req.model_dump(exclude_unset=True, exclude={"template"})
+            if req.wildcards is not None:
+                body["wildcards"] = req.wildcards.model_dump()
+            return scan(plan(body, template, self.config.limits, None, loader).scanning(keep), list(template.bindings), keep)
+
+        return await asyncio.to_thread(run)
+
+    async def _check(self, template: Template, jobs: list[JobSpec] | JobScan, every: bool = False) -> list[ApiError]:
         """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
         problems: list[ApiError] = []
+        found = jobs if isinstance(jobs, JobScan) else await asyncio.to_thread(scan, jobs, list(template.bindings))
         for step in (self._check_images, self._check_values, self._validate_shapes):
             try:
-                await step(template, specs)
+                await step(template, found)
             except ApiError as exc:
                 problems.append(exc)
                 if not every:
                     break
         return problems
 
-    async def _check_values(self, template: Template, specs: list[JobSpec]) -> None:
-        await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
+    async def _check_values(self, template: Template, found: JobScan) -> None:
+        await asyncio.to_thread(check_job_values, template, found, self.host.node_definitions())
 
     async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
         req = self._fill_in(req)
@@ -241,30 +255,18 @@ class IntakeMixin:
                                 batch_id=batch.id)
         return batch
 
-    async def _check_images(self, template: Template, specs: list[JobSpec]) -> None:
+    async def _check_images(self, template: Template, found: JobScan) -> None:
         image_params = [n for n, b in template.bindings.items() if b.type == "image"]
         if not image_params:
             return
         for name in image_params:
-            values = {spec.params[name] for spec in specs if name in spec.params}
+            values = {value for value, _ in found.distinct_values(name)[0]}
             missing = sorted(v for v in values if not self.host.input_file_exists(v))
             if missing:
                 raise unprocessable("image_not_found", f"parameter {name!r}: {len(missing)} image(s) not in ComfyUI's input folder, "
                                     f"e.g. {missing[0]!r}", param=name, missing=missing[:20])
 
-    async def _validate_shapes(self, template: Template, specs: list[JobSpec]) -> None:
-        # The first job of each parameter shape, found in a thread (100,000 jobs take tens of ms), validated in order.
-        for params in await asyncio.to_thread(_first_of_each_shape, specs):
+    async def _validate_shapes(self, template: Template, found: JobScan) -> None:
+        # The first job of each parameter shape (found by the scan), validated in order.
+        for params in found.shapes:
             await self.validate_template(template, params)
-
-
-def _first_of_each_shape(specs: list[JobSpec]) -> list[dict[str, Any]]:
-    seen: set[frozenset[str]] = set()
-    firsts = []
-    for spec in specs:
-        shape = frozenset(spec.params)
-        if shape not in seen:
-            seen.add(shape)
-            firsts.append(spec.params)
-    return firsts
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,15 +29,15 @@ class PreviewMixin:
                                "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None,
                                "reproducible": not seed_random}
         try:
-            specs = await self._expand(req, template)  # type: ignore[attr-defined]
+            # One pass in a thread over the lazy expansion: a 100,000-job grid is counted and checked, never held in memory.
+            found = await self._plan(req, template, rows)  # type: ignore[attr-defined]
         except ApiError as exc:
             out["problems"].append(problem_json(exc))
             return out
-        out["total"] = len(specs)
-        out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(specs[:rows])]
-        used = await asyncio.to_thread(lambda: {name for s in specs for name in s.params})  # 100,000 jobs: off the event loop
-        out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in used]
-        out["problems"] = [problem_json(e) for e in await self._check(template, specs, every=True)]  # type: ignore[attr-defined]
+        out["total"] = found.total
+        out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(found.first)]
+        out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in found.used]
+        out["problems"] = [problem_json(e) for e in await self._check(template, found, every=True)]  # type: ignore[attr-defined]
         return out
 
 
