@@ -20,6 +20,8 @@ from .host import HostValidationError
 from .jobscan import JobScan, scan
 from .models import Batch, Job
 from .registry import template_from_document
+from .sheets import grid_description
+from .sources import grid
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
@@ -148,6 +150,13 @@ class IntakeMixin:
 
         return await asyncio.to_thread(run)
 
+    async def _grid(self, req: BatchRequest) -> dict[str, Any] | None:
+        """The grid's dimensions (titles, params, labels) stored with the batch for its contact sheets; None without axes."""
+        if req.matrix is None and req.axes is None:
+            return None
+        body = req.model_dump(include={"matrix", "axes"}, exclude_unset=True)
+        return grid_description(await asyncio.to_thread(grid, body, self.config.limits.max_jobs))
+
     async def _plan(self, req: BatchRequest, template: Template, keep: int) -> JobScan:
         """(Preview.) The request's jobs scanned once in a thread without keeping them: count, first ``keep`` jobs, what checks need."""
         loader = folder_loader(self.wildcards_dir)
@@ -185,6 +194,10 @@ class IntakeMixin:
 
         name = req.name or "batch"
         batch_id = uuid.uuid4().hex
+        options: dict[str, Any] = {"seed": req.model_dump(include={"seed"}, exclude_unset=True).get("seed")}
+        grid_info = await self._grid(req)
+        if grid_info is not None:
+            options["grid"] = grid_info  # the axis titles and labels of the contact sheets
         new = NewBatch(
             id=batch_id,
             name=name,
@@ -193,7 +206,7 @@ class IntakeMixin:
             output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
             priority=req.priority,
             max_attempts=req.max_attempts or self.config.default_max_attempts,
-            options={"seed": req.model_dump(include={"seed"}, exclude_unset=True).get("seed")},
+            options=options,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
             # Dumped in a thread: a request of 10,000 rows takes milliseconds the event loop should not spend.
