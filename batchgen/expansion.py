@@ -15,6 +15,7 @@ from .sources import SOURCE_FIELDS, Row, WildcardPlan, base_rows, combos, expand
 from .templates import Template, coerce_value
 
 SEED_PARAM = "seed"
+Where = tuple[dict[str, int], dict[str, int]] | None  # a grid cell's axis indexes: (outer dimensions, inner dimensions)
 _UNUSED: dict[str, Any] = {}  # the coordinates of a job a preview only checks (never shown, never stored)
 CACHED_CELLS = 20_000  # grids up to this many cells build each cell once; bigger ones build cells as they go
 PROMPT_PARAM = "prompt"
@@ -143,21 +144,25 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
     axis_seed = any(SEED_PARAM in d.params for d in dims)
     seed_in_params = SEED_PARAM in coerced_defaults and body.get("seed") is None
 
-    def variants() -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, int] | None, bool]]:
+    def variants() -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Where, bool]]:
         """(row values, cell values, row coords, cell coords, explicit seed) of every row × grid cell, merged per job."""
-        # A grid's cells are built once and shared by every row (a 100 × 1,000 grid builds 1,000 cells, not 100,000).
-        cells = (list(combos(typed_dims)) if cells_count <= CACHED_CELLS else None) if dims else [({}, None)]
+        # The innermost dimensions (up to CACHED_CELLS cells) are built once and shared by every row and outer step;
+        # the outer ones are merged into the row once per step, so each job costs one dict merge whatever the grid.
+        split, inner_count = len(typed_dims), 1
+        while split > 0 and inner_count * typed_dims[split - 1].size <= CACHED_CELLS:
+            split -= 1
+            inner_count *= typed_dims[split].size
+        inner = list(combos(typed_dims[split:])) if dims else [({}, {})]
         for values, row in typed_rows:
             explicit = SEED_PARAM in row.values or axis_seed or seed_in_params
-            for cell, where_ in cells if cells is not None else combos(typed_dims):
-                yield values, cell, row.coords, where_, explicit
-
-    cells_count = cells
+            for outer, outer_where in combos(typed_dims[:split]):
+                merged = {**values, **outer} if outer else values
+                for cell, inner_where in inner:
+                    yield merged, cell, row.coords, (outer_where, inner_where) if dims else None, explicit
     plan_ = wildcard_plan(body.get("wildcards"))
-    source: Callable[[], Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, int] | None, bool]]] = variants
+    source: Callable[[], Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Where, bool]]] = variants
     if plan_ is not None:
-        merged = [({**values, **cell}, coords if where_ is None else {**coords, "axes": where_}, explicit)
-                  for values, cell, coords, where_, explicit in variants()]
+        merged = [({**values, **cell}, _coords(coords, where_), explicit) for values, cell, coords, where_, explicit in variants()]
         expanded = expand_wildcards(merged, template, plan_, loader or wildcards.folder_loader(None), limits.max_jobs, repeat,
                                     limits.max_text_length)
         total = len(expanded) * repeat
@@ -193,11 +198,16 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
                 if keep is not None and index >= keep:
                     yield JobSpec(job_values, job_seed, _UNUSED)
                 else:
-                    coords = row_coords if where_ is None else {**row_coords, "axes": where_}
+                    coords = _coords(row_coords, where_)
                     yield JobSpec(job_values, job_seed, {**coords, "repeat": k} if repeat > 1 else coords)
                 index += 1
 
     return Expansion(total, tuple(dims), jobs)
+
+
+def _coords(row_coords: dict[str, Any], where_: Where) -> dict[str, Any]:
+    """A job's coordinates: its row's, plus {"axes": {param: index}} in a grid."""
+    return row_coords if where_ is None else {**row_coords, "axes": {**where_[0], **where_[1]}}
 
 
 def _coerce_dimension(dim: axes.Dimension, template: Template, limits: Limits) -> axes.Dimension:

@@ -155,8 +155,10 @@ def _draw_cell(img: Image.Image, draw: ImageDraw.ImageDraw, geo: Geometry, col: 
     if cell.image is not None:
         try:
             with Image.open(cell.image) as src:
-                src.thumbnail((geo.cell, geo.cell))
-                thumb = src.convert("RGBA")
+                # Scaled to fit the cell both ways: small outputs are enlarged (pixel-exact) so every cell reads alike.
+                ratio = min(geo.cell / src.width, geo.cell / src.height)
+                size = (max(1, round(src.width * ratio)), max(1, round(src.height * ratio)))
+                thumb = src.convert("RGBA").resize(size, Image.Resampling.LANCZOS if ratio < 1 else Image.Resampling.NEAREST)
             backdrop = Image.new("RGBA", thumb.size, BACKGROUND + (255,))  # transparent outputs (cut-outs) on the page colour
             backdrop.alpha_composite(thumb)
             img.paste(backdrop.convert("RGB"), (x0 + (geo.cell - thumb.width) // 2, y0 + (geo.cell - thumb.height) // 2))

@@ -109,13 +109,14 @@ def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row
 
 def combos(dims: list[axes.Dimension]) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
     """(values, {param: index}) of every grid cell, first dimension slowest (lazily: a 100,000-cell grid is never a list)."""
-    for steps in itertools.product(*(range(d.size) for d in dims)):
+    per_dim = [[({p: column[i] for p, column in zip(d.params, d.values, strict=True)}, dict.fromkeys(d.params, i)) for i in range(d.size)]
+               for d in dims]
+    for steps in itertools.product(*per_dim):
         values: dict[str, Any] = {}
         where: dict[str, int] = {}
-        for dim, i in zip(dims, steps, strict=True):
-            for param, column in zip(dim.params, dim.values, strict=True):
-                values[param] = column[i]
-                where[param] = i
+        for step_values, step_where in steps:
+            values.update(step_values)
+            where.update(step_where)
         yield values, where
 
 

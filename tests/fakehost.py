@@ -75,6 +75,7 @@ class FakeHost:
     released: list[str] = field(default_factory=list)
     # A prompt this returns True for fails like a node raising (not transient: no retry), e.g. one cell of a grid.
     fail_if: Callable[[dict[str, Any]], bool] | None = None
+    card_size: int = 16  # side of the PNGs SaveImage writes
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -210,7 +211,7 @@ class FakeHost:
                 folder = self.output_dir / sub
                 folder.mkdir(parents=True, exist_ok=True)
                 name = f"{base}_00001_.png"
-                _small_png(folder / name, item.prompt)
+                _small_png(folder / name, item.prompt, self.card_size)
                 outputs.append(OutputFile(nid, name, sub, "output"))
         return JobOutcome(JobStatus.SUCCEEDED, tuple(outputs))
 
@@ -230,11 +231,11 @@ class FakeHost:
         return done
 
 
-def _small_png(path: Path, prompt: dict[str, Any]) -> None:
-    """A real 16×16 PNG whose colour depends on the prompt (contact sheets read them back)."""
+def _small_png(path: Path, prompt: dict[str, Any], side: int = 16) -> None:
+    """A real PNG (side × side) whose colour depends on the prompt (contact sheets read them back)."""
     import hashlib
 
     from PIL import Image
 
     digest = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in prompt.items())).encode()).digest()
-    Image.new("RGB", (16, 16), (digest[0] % 128, 64 + digest[1] % 128, 128 + digest[2] % 128)).save(path, format="PNG")
+    Image.new("RGB", (side, side), (digest[0] % 128, 64 + digest[1] % 128, 128 + digest[2] % 128)).save(path, format="PNG")
