@@ -162,6 +162,7 @@ def _draw_cell(img: Image.Image, draw: ImageDraw.ImageDraw, geo: Geometry, col: 
             backdrop = Image.new("RGBA", thumb.size, BACKGROUND + (255,))  # transparent outputs (cut-outs) on the page colour
             backdrop.alpha_composite(thumb)
             img.paste(backdrop.convert("RGB"), (x0 + (geo.cell - thumb.width) // 2, y0 + (geo.cell - thumb.height) // 2))
+            draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=EMPTY)  # white outputs stay visible on the page
             return
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             log.warning("[batchgen] contact sheet: cannot read %s (%s); marking the cell missing", cell.image.name, exc)
