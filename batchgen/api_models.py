@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .api_axes import AXES_DESCRIPTION, AxisEntry
 from .errors import bad_request
 
 MAX_NAME_LENGTH = 200
@@ -97,7 +98,7 @@ _MISSING_TEMPLATE = {"template": "missing_template"}
 
 
 class BatchRequest(ApiModel):
-    """A batch: a template plus job rows. Without prompts, jobs, table and matrix it is one job made of params."""
+    """A batch: a template plus job rows. Without prompts, jobs, table, matrix and axes it is one job made of params."""
 
     template: TemplateRef
     name: Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)] = Field("batch", description="Also names the output folder.")
@@ -105,6 +106,7 @@ class BatchRequest(ApiModel):
     jobs: list[Values] | None = Field(None, description="One job per object {param: value}; follows prompts.")
     table: TableSource | None = Field(None, description="One job per data row of a CSV/TSV/JSONL table; follows prompts and jobs.")
     matrix: dict[str, list[Any]] | None = Field(None, description="Every combination of the axes, combined with each prompts/jobs/table row.")
+    axes: Annotated[list[AxisEntry], Field(min_length=1, max_length=16)] | None = Field(None, description=AXES_DESCRIPTION)
     wildcards: WildcardOptions | None = Field(None, description="Expand {a|b}, {2::a|b} and __name__ in text values (off when absent).")
     params: Values | None = Field(None, description="Values for every job (a job's own values win). params.seed fixes every job's seed.")
     repeat: Annotated[int, Field(strict=True, ge=1)] = Field(1, description="Each row repeated this many times (at most 10000).")
@@ -113,11 +115,13 @@ class BatchRequest(ApiModel):
     max_attempts: MaxAttempts | None = Field(None, description="Attempts for transient failures; default BATCHGEN_MAX_ATTEMPTS (3).")
 
     codes: ClassVar[dict[str, str]] = {**_COMMON_CODES, "prompts": "invalid_prompts", "jobs": "invalid_jobs",
-                                       "matrix": "invalid_matrix", "repeat": "invalid_repeat", "table": "invalid_table",
+                                       "matrix": "invalid_matrix", "axes": "invalid_axes", "repeat": "invalid_repeat", "table": "invalid_table",
                                        "wildcards": "invalid_wildcards"}
     hints: ClassVar[dict[str, str]] = {**_COMMON_HINTS, "prompts": "prompts must be a list of strings",
                                        "jobs": "jobs must be a list of objects {param: value}",
-                                       "matrix": "matrix must be an object {param: [values]}", "repeat": "repeat must be an integer ≥ 1"}
+                                       "matrix": "matrix must be an object {param: [values]}",
+                                       "axes": 'axes must be a list of {param, values | range, labels, name} or {zip: [axis, ...]}',
+                                       "repeat": "repeat must be an integer ≥ 1"}
     missing_codes: ClassVar[dict[str, str]] = _MISSING_TEMPLATE
 
     @classmethod
@@ -158,9 +162,10 @@ class GenerateRequest(ApiModel):
     @classmethod
     def precheck(cls, data: dict[str, Any]) -> None:
         """Row fields make more than one job: they belong to POST /batches."""
-        if any(k in data for k in ("prompts", "jobs", "matrix", "repeat", "table", "wildcards")):
+        if any(k in data for k in ("prompts", "jobs", "matrix", "axes", "repeat", "table", "wildcards")):
             raise bad_request("not_a_single_job",
-                              "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, table, matrix, wildcards or repeat")
+                              "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, table, matrix, axes, wildcards "
+                              "or repeat")
 
 
 class TemplateRequest(ApiModel):

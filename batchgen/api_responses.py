@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .api_grids import ContactSheet, Eta
 from .api_models import BatchStatusName, JobStatusName
 
 
@@ -54,6 +55,8 @@ class Batch(Reply):
     finished_at: float | None
     updated_at: float
     elapsed_seconds: float | None
+    contact_sheets: list[ContactSheet] = Field(default_factory=list, description=(
+        "A grid batch's contact sheet pages (axes or matrix), made when it finishes and again after a retry; else empty."))
 
 
 class Output(Reply):
@@ -259,6 +262,7 @@ class Preview(Reply):
     problems: list[Problem] = Field(description="Empty when the submission would be accepted; else the first is its answer.")
     wildcards_seed: int | None = Field(description="The wildcard seed used (drawn when not given): send it to get the same texts.")
     reproducible: bool = Field(description="false when seeds are random: the submission draws them again (send seed to fix them).")
+    eta: Eta = Field(description="Estimated run time from past runs of the same template here (null seconds with a reason).")
 
 
 class OpenApiDocument(BaseModel):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import wildcards
+from . import axes, wildcards
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
-from .sources import SOURCE_FIELDS, Row, WildcardPlan, expand_wildcards, rows, where
+from .sources import SOURCE_FIELDS, Row, WildcardPlan, base_rows, combos, expand_wildcards, grid, where
 from .templates import Template, coerce_value
 
 SEED_PARAM = "seed"
+Where = tuple[dict[str, int], dict[str, int]] | None  # a grid cell's axis indexes: (outer dimensions, inner dimensions)
+_UNUSED: dict[str, Any] = {}  # the coordinates of a job a preview only checks (never shown, never stored)
+CACHED_CELLS = 20_000  # grids up to this many cells build each cell once; bigger ones build cells as they go
 PROMPT_PARAM = "prompt"
 # Random seeds stay below 2**53 so browsers' JSON numbers keep them exact; given seeds may go up to ComfyUI's 2**64 - 1.
 MAX_RANDOM_SEED = 2**53 - 1
@@ -80,6 +84,32 @@ def _seed_value(value: int, where: str) -> int:
 def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
            loader: wildcards.Loader | None = None) -> list[JobSpec]:
     """Every job of the batch, in order, with typed values, coordinates and the seed each will use."""
+    return list(plan(body, template, limits, rng, loader))
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A checked batch expansion: its job count, known before any job is built, and the jobs on iteration (lazily)."""
+
+    total: int
+    dimensions: tuple[axes.Dimension, ...]
+    _jobs: Callable[[int | None], Iterator[JobSpec]]
+
+    def __iter__(self) -> Iterator[JobSpec]:
+        return self._jobs(None)
+
+    def scanning(self, keep: int) -> Iterator[JobSpec]:
+        """The same jobs, in one pass, with coordinates only on the first ``keep`` (a preview shows those, checks need values)."""
+        return self._jobs(keep)
+
+
+def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
+         loader: wildcards.Loader | None = None) -> Expansion:
+    """The batch's jobs as a lazy sequence: sources read, values typed and counted up front, each job built when iterated.
+
+    Values are typed once per source row and once per axis value, not once per job, so a 100,000-cell grid costs
+    the product only when its jobs are iterated (a preview iterates them without keeping them).
+    """
     defaults = body.get("params") or {}
     if not isinstance(defaults, dict):
         raise bad_request("invalid_params", "params must be an object {param: value}")
@@ -89,25 +119,54 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     if repeat > limits.max_repeat:
         raise too_large("too_many_jobs", f"repeat {repeat} is above the limit {limits.max_repeat}", limit=limits.max_repeat)
     seed = parse_seed(body.get("seed"))
-    found = rows(body, template, limits.max_jobs)
+    found = base_rows(body, template, limits.max_jobs)
+    dims = grid(body, limits.max_jobs)
+    cells = math.prod(d.size for d in dims)
+    if dims:
+        found = found or [Row({})]
+        size = cells * len(found)
+        if size > limits.max_jobs:
+            raise too_large("too_many_jobs", f"the axes expand to {size} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs,
+                            count=size)
     if not found:
         if all(body.get(name) is None for name in SOURCE_FIELDS):
             found = [Row({})]  # no sources: one row of params (times repeat), e.g. POST /generate
         else:
             raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table and matrix are empty")
-    total = len(found) * repeat
+    total = len(found) * cells * repeat
     if total > limits.max_jobs:
-        raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs)
+        raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs, count=total)
 
     has_seed = SEED_PARAM in template.bindings
     coerced_defaults = _coerce_row(defaults, template, limits, "params")
-    typed = [({**coerced_defaults, **_coerce_row(row.values, template, limits, where(row.coords))}, row) for row in found]
-    plan = wildcard_plan(body.get("wildcards"))
-    variants = [(values, row.coords, _explicit(row.values, coerced_defaults, body)) for values, row in typed]
-    if plan is not None:
-        variants = expand_wildcards(variants, template, plan, loader or wildcards.folder_loader(None), limits.max_jobs, repeat,
+    typed_rows = [({**coerced_defaults, **_coerce_row(row.values, template, limits, where(row.coords))}, row) for row in found]
+    typed_dims = [_coerce_dimension(d, template, limits) for d in dims]
+    axis_seed = any(SEED_PARAM in d.params for d in dims)
+    seed_in_params = SEED_PARAM in coerced_defaults and body.get("seed") is None
+
+    def variants() -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Where, bool]]:
+        """(row values, cell values, row coords, cell coords, explicit seed) of every row × grid cell, merged per job."""
+        # The innermost dimensions (up to CACHED_CELLS cells) are built once and shared by every row and outer step;
+        # the outer ones are merged into the row once per step, so each job costs one dict merge whatever the grid.
+        split, inner_count = len(typed_dims), 1
+        while split > 0 and inner_count * typed_dims[split - 1].size <= CACHED_CELLS:
+            split -= 1
+            inner_count *= typed_dims[split].size
+        inner = list(combos(typed_dims[split:])) if dims else [({}, {})]
+        for values, row in typed_rows:
+            explicit = SEED_PARAM in row.values or axis_seed or seed_in_params
+            for outer, outer_where in combos(typed_dims[:split]):
+                merged = {**values, **outer} if outer else values
+                for cell, inner_where in inner:
+                    yield merged, cell, row.coords, (outer_where, inner_where) if dims else None, explicit
+    plan_ = wildcard_plan(body.get("wildcards"))
+    source: Callable[[], Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Where, bool]]] = variants
+    if plan_ is not None:
+        merged = [({**values, **cell}, _coords(coords, where_), explicit) for values, cell, coords, where_, explicit in variants()]
+        expanded = expand_wildcards(merged, template, plan_, loader or wildcards.folder_loader(None), limits.max_jobs, repeat,
                                     limits.max_text_length)
-    total = len(variants) * repeat
+        total = len(expanded) * repeat
+        source = lambda: ((values, {}, coords, None, explicit) for values, coords, explicit in expanded)  # noqa: E731
     rng = rng or random.Random()
     if seed.base is not None:
         base = seed.base
@@ -117,28 +176,45 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
         base = template.bindings[SEED_PARAM].default
     else:
         base = 0
-
     if has_seed and seed.policy is SeedPolicy.INCREMENT and base + total - 1 > MAX_SEED:
         raise bad_request("invalid_seed", f"seed base {base} + {total - 1} jobs passes 2^64-1; use a smaller base", field="seed.base")
-    specs: list[JobSpec] = []
-    index = 0
-    for values, coords, explicit_seed in variants:
-        for k in range(repeat):
-            job_values = dict(values)
-            job_seed: int | None = None
-            if has_seed:
-                if explicit_seed:
-                    job_seed = job_values[SEED_PARAM]
-                elif seed.policy is SeedPolicy.FIXED:
-                    job_seed = base
-                elif seed.policy is SeedPolicy.INCREMENT:
-                    job_seed = base + index
+
+    def jobs(keep: int | None) -> Iterator[JobSpec]:
+        index = 0
+        for values, cell, row_coords, where_, explicit_seed in source():
+            for k in range(repeat):
+                job_values = {**values, **cell}
+                job_seed: int | None = None
+                if has_seed:
+                    if explicit_seed:
+                        job_seed = job_values[SEED_PARAM]
+                    elif seed.policy is SeedPolicy.FIXED:
+                        job_seed = base
+                    elif seed.policy is SeedPolicy.INCREMENT:
+                        job_seed = base + index
+                    else:
+                        job_seed = rng.randint(0, MAX_RANDOM_SEED)
+                    job_values[SEED_PARAM] = job_seed
+                if keep is not None and index >= keep:
+                    yield JobSpec(job_values, job_seed, _UNUSED)
                 else:
-                    job_seed = rng.randint(0, MAX_RANDOM_SEED)
-                job_values[SEED_PARAM] = job_seed
-            specs.append(JobSpec(job_values, job_seed, {**coords, "repeat": k} if repeat > 1 else coords))
-            index += 1
-    return specs
+                    coords = _coords(row_coords, where_)
+                    yield JobSpec(job_values, job_seed, {**coords, "repeat": k} if repeat > 1 else coords)
+                index += 1
+
+    return Expansion(total, tuple(dims), jobs)
+
+
+def _coords(row_coords: dict[str, Any], where_: Where) -> dict[str, Any]:
+    """A job's coordinates: its row's, plus {"axes": {param: index}} in a grid."""
+    return row_coords if where_ is None else {**row_coords, "axes": {**where_[0], **where_[1]}}
+
+
+def _coerce_dimension(dim: axes.Dimension, template: Template, limits: Limits) -> axes.Dimension:
+    """The dimension with its values typed like job values (and checked against the text length limit)."""
+    columns = tuple(tuple(_coerce_row({param: v}, template, limits, f"axis {dim.title!r}")[param] for v in column)
+                    for param, column in zip(dim.params, dim.values, strict=True))
+    return axes.Dimension(dim.title, dim.params, columns, dim.labels)
 
 
 def wildcard_plan(raw: Any) -> WildcardPlan | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from .models import JobOutcome, OutputFile
@@ -87,6 +88,9 @@ class Host(Protocol):
 
     def find_outputs(self, prefixes: Mapping[str, str]) -> list[OutputFile] | None:
         """Complete files already on disk for node_id → filename prefix; None unless every node has one."""
+
+    def output_path(self, subfolder: str) -> Path | None:
+        """The absolute folder of an output subfolder (it may not exist yet); None unless inside the output directory."""
 
     def delete_output_folder(self, subfolder: str) -> int:
         """Delete one batch's output subfolder (contained in the output directory); returns files removed."""

@@ -26,6 +26,7 @@ OUTPUT_ROOT = "batchgen"
 EVENT_JOB = "batchgen.job"
 EVENT_BATCH = "batchgen.batch"
 EVENT_BATCH_DELETED = "batchgen.batch_deleted"
+EVENT_CONTACT_SHEET = "batchgen.contact_sheet"  # a grid batch's contact sheet pages were (re)made
 EVENT_HEALTH = "batchgen.health"
 # Relayed ComfyUI progress of a running job (throttled, not stored in the event log).
 EVENT_PROGRESS = "batchgen.progress"

@@ -15,10 +15,13 @@ from . import ids
 from .api_models import MAX_NAME_LENGTH, BatchRequest, GenerateRequest, InlineTemplate, TemplateRequest
 from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
-from .expansion import JobSpec, expand, wildcard_plan
+from .expansion import JobSpec, expand, plan, wildcard_plan
 from .host import HostValidationError
+from .jobscan import JobScan, scan
 from .models import Batch, Job
 from .registry import template_from_document
+from .sheets import grid_description
+from .sources import grid
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
@@ -147,20 +150,40 @@ class IntakeMixin:
 
         return await asyncio.to_thread(run)
 
-    async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
+    async def _grid(self, req: BatchRequest) -> dict[str, Any] | None:
+        """The grid's dimensions (titles, params, labels) stored with the batch for its contact sheets; None without axes."""
+        if req.matrix is None and req.axes is None:
+            return None
+        body = req.model_dump(include={"matrix", "axes"}, exclude_unset=True)
+        return grid_description(await asyncio.to_thread(grid, body, self.config.limits.max_jobs))
+
+    async def _plan(self, req: BatchRequest, template: Template, keep: int) -> JobScan:
+        """(Preview.) The request's jobs scanned once in a thread without keeping them: count, first ``keep`` jobs, what checks need."""
+        loader = folder_loader(self.wildcards_dir)
+
+        def run() -> JobScan:
+            body = req.model_dump(exclude_unset=True, exclude={"template"})
+            if req.wildcards is not None:
+                body["wildcards"] = req.wildcards.model_dump()
+            return scan(plan(body, template, self.config.limits, None, loader).scanning(keep), list(template.bindings), keep)
+
+        return await asyncio.to_thread(run)
+
+    async def _check(self, template: Template, jobs: list[JobSpec] | JobScan, every: bool = False) -> list[ApiError]:
         """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
         problems: list[ApiError] = []
+        found = jobs if isinstance(jobs, JobScan) else await asyncio.to_thread(scan, jobs, list(template.bindings))
         for step in (self._check_images, self._check_values, self._validate_shapes):
             try:
-                await step(template, specs)
+                await step(template, found)
             except ApiError as exc:
                 problems.append(exc)
                 if not every:
                     break
         return problems
 
-    async def _check_values(self, template: Template, specs: list[JobSpec]) -> None:
-        await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
+    async def _check_values(self, template: Template, found: JobScan) -> None:
+        await asyncio.to_thread(check_job_values, template, found, self.host.node_definitions())
 
     async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
         req = self._fill_in(req)
@@ -171,6 +194,10 @@ class IntakeMixin:
 
         name = req.name or "batch"
         batch_id = uuid.uuid4().hex
+        options: dict[str, Any] = {"seed": req.model_dump(include={"seed"}, exclude_unset=True).get("seed")}
+        grid_info = await self._grid(req)
+        if grid_info is not None:
+            options["grid"] = grid_info  # the axis titles and labels of the contact sheets
         new = NewBatch(
             id=batch_id,
             name=name,
@@ -179,7 +206,7 @@ class IntakeMixin:
             output_subfolder=f"{ids.OUTPUT_ROOT}/{slugify(name)}-{batch_id[:8]}",
             priority=req.priority,
             max_attempts=req.max_attempts or self.config.default_max_attempts,
-            options={"seed": req.model_dump(include={"seed"}, exclude_unset=True).get("seed")},
+            options=options,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
             # Dumped in a thread: a request of 10,000 rows takes milliseconds the event loop should not spend.
@@ -241,30 +268,18 @@ class IntakeMixin:
                                 batch_id=batch.id)
         return batch
 
-    async def _check_images(self, template: Template, specs: list[JobSpec]) -> None:
+    async def _check_images(self, template: Template, found: JobScan) -> None:
         image_params = [n for n, b in template.bindings.items() if b.type == "image"]
         if not image_params:
             return
         for name in image_params:
-            values = {spec.params[name] for spec in specs if name in spec.params}
+            values = {value for value, _ in found.distinct_values(name)[0]}
             missing = sorted(v for v in values if not self.host.input_file_exists(v))
             if missing:
                 raise unprocessable("image_not_found", f"parameter {name!r}: {len(missing)} image(s) not in ComfyUI's input folder, "
                                     f"e.g. {missing[0]!r}", param=name, missing=missing[:20])
 
-    async def _validate_shapes(self, template: Template, specs: list[JobSpec]) -> None:
-        # The first job of each parameter shape, found in a thread (100,000 jobs take tens of ms), validated in order.
-        for params in await asyncio.to_thread(_first_of_each_shape, specs):
+    async def _validate_shapes(self, template: Template, found: JobScan) -> None:
+        # The first job of each parameter shape (found by the scan), validated in order.
+        for params in found.shapes:
             await self.validate_template(template, params)
-
-
-def _first_of_each_shape(specs: list[JobSpec]) -> list[dict[str, Any]]:
-    seen: set[frozenset[str]] = set()
-    firsts = []
-    for spec in specs:
-        shape = frozenset(spec.params)
-        if shape not in seen:
-            seen.add(shape)
-            firsts.append(spec.params)
-    return firsts
-

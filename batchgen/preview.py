@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import statistics
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +10,7 @@ from .api_models import BatchRequest
 from .api_parse import parse_request
 from .errors import ApiError
 from .expansion import SEED_PARAM
+from .store import sheets_sql
 
 
 def problem_json(exc: ApiError) -> dict[str, Any]:
@@ -28,18 +29,36 @@ class PreviewMixin:
         seed_random = SEED_PARAM in template.bindings and _seed_is_random(req)
         out: dict[str, Any] = {"total": None, "jobs": [], "bindings": [], "problems": [],
                                "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None,
-                               "reproducible": not seed_random}
+                               "reproducible": not seed_random, "eta": _no_eta("the rows could not be expanded")}
         try:
-            specs = await self._expand(req, template)  # type: ignore[attr-defined]
+            # One pass in a thread over the lazy expansion: a 100,000-job grid is counted and checked, never held in memory.
+            found = await self._plan(req, template, rows)  # type: ignore[attr-defined]
         except ApiError as exc:
             out["problems"].append(problem_json(exc))
             return out
-        out["total"] = len(specs)
-        out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(specs[:rows])]
-        used = await asyncio.to_thread(lambda: {name for s in specs for name in s.params})  # 100,000 jobs: off the event loop
-        out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in used]
-        out["problems"] = [problem_json(e) for e in await self._check(template, specs, every=True)]  # type: ignore[attr-defined]
+        out["total"] = found.total
+        out["eta"] = await self._eta(template, found.total)
+        out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(found.first)]
+        out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in found.used]
+        out["problems"] = [problem_json(e) for e in await self._check(template, found, every=True)]  # type: ignore[attr-defined]
         return out
+
+    async def _eta(self, template: Any, total: int) -> dict[str, Any]:
+        """Median run time of the template's recent succeeded jobs × jobs / processes feeding (two indexed reads)."""
+        store, lease = self.store, self.config.lease_seconds  # type: ignore[attr-defined]
+        parallel = max(1, await store.run_read(sheets_sql.live_owners_sync, lease))
+        if template.origin == "inline":
+            return _no_eta("an inline template has no history here; save it as a template to get estimates", 0, parallel)
+        durations = await store.run_read(sheets_sql.durations_sync, template.id)
+        if not durations:
+            return _no_eta(f"no job of template {template.id!r} has succeeded on this server yet", 0, parallel)
+        median = statistics.median(durations)
+        return {"seconds": round(median * total / parallel, 3), "median_job_seconds": round(median, 4), "samples": len(durations),
+                "parallel": parallel, "reason": None}
+
+
+def _no_eta(reason: str, samples: int = 0, parallel: int = 1) -> dict[str, Any]:
+    return {"seconds": None, "median_job_seconds": None, "samples": samples, "parallel": parallel, "reason": reason}
 
 
 def _seed_is_random(req: BatchRequest) -> bool:

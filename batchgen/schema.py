@@ -102,4 +102,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE batches ADD COLUMN request_json TEXT
         """,
     ),
+    (
+        6,
+        # Contact sheets of grid batches (batchgen/sheets.py): the pages made for a batch, and the seq of the batch event
+        # (its finish) they were made for, so one process renders each finish and a retried batch's next finish renders
+        # again. batches(template_id, seq) serves the preview's ETA: the recent batches of one template.
+        """
+        CREATE TABLE contact_sheets (
+            batch_id TEXT PRIMARY KEY REFERENCES batches(id) ON DELETE CASCADE,
+            finished_seq INTEGER NOT NULL,
+            pages_json TEXT NOT NULL DEFAULT '[]',
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX batches_template_seq ON batches(template_id, seq)
+        """,
+    ),
 ]

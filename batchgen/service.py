@@ -11,6 +11,7 @@ from .host import Host
 from .intake import IntakeMixin, request_hash, slugify
 from .preview import PreviewMixin
 from .registry import TemplateRegistry
+from .sheets import ContactSheets
 from .store import Store
 
 __all__ = ["BatchService", "request_hash", "slugify"]
@@ -29,3 +30,5 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
         self.version = version
         # __name__ wildcard files: <system user dir>/wildcards/name.txt, then peer packs' folders (None: refused).
         self.wildcards_dir = wildcards_dir
+        # Contact sheets of grid batches, made when a batch's finish is committed (batchgen/sheets.py).
+        self.sheets = ContactSheets(store, host)

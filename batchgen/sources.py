@@ -1,7 +1,7 @@
 """Sources of rows: each request field that makes jobs is one source yielding rows with their coordinates.
 
-Row sources (``prompts``, ``jobs``, ``table``) are concatenated in that order; axis sources (``matrix``) multiply
-every row; then wildcards turn each row into one or more. A row's coordinates say where it came from, e.g.
+Row sources (``prompts``, ``jobs``, ``table``) are concatenated in that order; axis sources (``matrix``, ``axes``)
+multiply every row by their grid dimensions; then wildcards turn each row into one or more. A row's coordinates say where it came from, e.g.
 ``{"source": "table", "row": 17}`` or ``{"source": "prompts", "index": 2, "axes": {"width": 1}}``.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import tables, wildcards
+from . import axes, tables, wildcards
 from .errors import ApiError, bad_request, too_large, unprocessable
 from .templates import Template
 
@@ -63,35 +63,61 @@ def _table_rows(spec: Any, template: Template, max_jobs: int) -> list[Row]:
 ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int], list[Row]]], ...] = (
     ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows),
 )
-AXIS_SOURCES = ("matrix",)
-SOURCE_FIELDS = tuple(name for name, _ in ROW_SOURCES) + AXIS_SOURCES
+# Axis sources multiply every row by their grid dimensions (batchgen/axes.py); coords gain {"axes": {param: index}}.
+AXIS_SOURCES: tuple[tuple[str, Callable[[Any, int], list[axes.Dimension]]], ...] = (
+    ("matrix", lambda raw, max_jobs: axes.dimensions(raw, None, max_jobs)),
+    ("axes", lambda raw, max_jobs: axes.dimensions(None, raw, max_jobs)),
+)
+SOURCE_FIELDS = tuple(name for name, _ in ROW_SOURCES) + tuple(name for name, _ in AXIS_SOURCES)
 
 
-def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
-    """Every row of every source, in order: prompts, jobs, table, each multiplied by the matrix."""
+def base_rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
+    """Every row of every row source, in order: prompts, jobs, table (before the axes multiply them)."""
     out: list[Row] = []
     for name, build in ROW_SOURCES:
         if body.get(name) is not None:
             out += build(body[name], template, max_jobs)
             if len(out) > max_jobs:
                 raise too_large("too_many_jobs", f"batch has more than {max_jobs} jobs", limit=max_jobs)
-    matrix = body.get("matrix")
-    if matrix is None:
+    return out
+
+
+def grid(body: Mapping[str, Any], max_jobs: int) -> list[axes.Dimension]:
+    """The grid dimensions of every axis source (matrix keys, then axes entries); a parameter is on one axis only."""
+    dims: list[axes.Dimension] = []
+    for name, build in AXIS_SOURCES:
+        if body.get(name) is not None:
+            dims += build(body[name], max_jobs)
+    params = [p for d in dims for p in d.params]
+    twice = sorted({p for p in params if params.count(p) > 1})
+    if twice:
+        raise bad_request("invalid_axes", f"parameter {twice[0]!r} is on two axes (matrix and axes); put it on one", param=twice[0])
+    return dims
+
+
+def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
+    """Every row of every source, in order: prompts, jobs, table, each multiplied by the grid's dimensions."""
+    out = base_rows(body, template, max_jobs)
+    dims = grid(body, max_jobs)
+    if not dims:
         return out
-    if not isinstance(matrix, dict) or not matrix:
-        raise bad_request("invalid_matrix", "matrix must be a non-empty object {param: [values]}")
-    axes: list[list[tuple[str, int, Any]]] = []
-    size = 1
-    for name, values in matrix.items():
-        if not isinstance(values, list) or not values:
-            raise bad_request("invalid_matrix", f"matrix axis {name!r} must be a non-empty list", param=name)
-        axes.append([(name, i, v) for i, v in enumerate(values)])
-        size *= len(values)
-    size *= max(len(out), 1)
+    size = math.prod(d.size for d in dims) * max(len(out), 1)
     if size > max_jobs:
-        raise too_large("too_many_jobs", f"matrix expands to {size} jobs; the limit is {max_jobs}", limit=max_jobs)
-    combos = [({n: v for n, _, v in c}, {n: i for n, i, _ in c}) for c in itertools.product(*axes)]
-    return [Row({**row.values, **values}, {**row.coords, "axes": where}) for row in (out or [Row({})]) for values, where in combos]
+        raise too_large("too_many_jobs", f"the axes expand to {size} jobs; the limit is {max_jobs}", limit=max_jobs, count=size)
+    return [Row({**row.values, **values}, {**row.coords, "axes": where}) for row in (out or [Row({})]) for values, where in combos(dims)]
+
+
+def combos(dims: list[axes.Dimension]) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
+    """(values, {param: index}) of every grid cell, first dimension slowest (lazily: a 100,000-cell grid is never a list)."""
+    per_dim = [[({p: column[i] for p, column in zip(d.params, d.values, strict=True)}, dict.fromkeys(d.params, i)) for i in range(d.size)]
+               for d in dims]
+    for steps in itertools.product(*per_dim):
+        values: dict[str, Any] = {}
+        where: dict[str, int] = {}
+        for step_values, step_where in steps:
+            values.update(step_values)
+            where.update(step_where)
+        yield values, where
 
 
 def where(coords: Mapping[str, Any]) -> str:

@@ -260,7 +260,8 @@ def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mappin
         checks = [(t, c) for t in _targets(template, binding, node_defs, needed) if (c := _checker(t)) is not None]
         if not checks:
             continue
-        values, missing = _distinct_values(name, specs)
+        # A JobScan (batchgen/jobscan.py) carries the distinct values already; a plain list of jobs is scanned here.
+        values, missing = specs.distinct_values(name) if hasattr(specs, "distinct_values") else _distinct_values(name, specs)
         default = _workflow_value(template, binding) if missing is not None else None
         if default is not None:
             values = sorted([*values, (default, missing)], key=lambda item: item[1])

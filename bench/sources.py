@@ -10,7 +10,9 @@ Cases (issue 7 targets; the upload route does not exist yet, so tables are sent 
   csv        10,000-row GBK CSV (base64) accepted as a batch          ≤ 1 s,   RSS growth ≤ 100 MB
   xlsx       10,000-row .xlsx (base64) accepted as a batch            ≤ 3 s,   RSS growth ≤ 100 MB
   wildcards  one prompt with 10,000 combinations accepted             ≤ 0.5 s
-  preview    preview of a 100,000-job grid (100 prompts × 1,000 axis) ≤ 1 s
+  preview    preview of a 100,000-job grid (100 prompts × 1,000 matrix) ≤ 1 s
+  axes       preview of a 100,000-job labelled grid: axes 100 labelled texts × (range 64..1063) ≤ 1 s
+  sheet      a 10×10 grid of 256×256 cards finished (fake host) → its contact sheet rendered and listed (no target)
 All with no loop stall over 50 ms.
 
     python bench/sources.py [--case csv|xlsx|wildcards|preview] [--repeat 3] [--json]
@@ -52,7 +54,7 @@ from tests.fakehost import FakeHost  # noqa: E402
 from tests.unit.xlsxkit import xlsx_bytes  # noqa: E402
 
 API = "/batchgen/v1"
-TARGETS = {"csv": 1.0, "xlsx": 3.0, "wildcards": 0.5, "preview": 1.0}
+TARGETS = {"csv": 1.0, "xlsx": 3.0, "wildcards": 0.5, "preview": 1.0, "axes": 1.0, "sheet": 5.0}
 RSS_TARGET_MB, STALL_TARGET_MS = 100.0, 50.0
 ROWS = 10_000
 
@@ -71,6 +73,13 @@ def body_for(case: str) -> tuple[str, dict[str, Any]]:
         group = "{" + "|".join(["红色", "blue", "绿色 🌿", "gold", "黑白", "pastel", "霓虹", "matte", "木纹", "glass"]) + "}"
         return "/batches", {"template": "text-card", "prompts": [f"{group} cup, {group} light, {group} table, {group} 背景"],
                             "wildcards": {"mode": "combinatorial"}}
+    if case == "axes":
+        return "/batches/preview", {"template": "text-card", "seed": {"policy": "increment", "base": 0}, "axes": [
+            {"param": "prompt", "values": [f"商品 {i} 号" for i in range(100)], "labels": [f"第{i}号" for i in range(100)], "name": "商品"},
+            {"param": "width", "range": "64..1063", "name": "宽度"}]}
+    if case == "sheet":
+        return "/batches", {"template": "text-card", "name": "sheet", "axes": [
+            {"param": "width", "range": "256..265", "name": "宽"}, {"param": "prompt", "values": [f"字 {i}" for i in range(10)]}]}
     return "/batches/preview", {"template": "text-card", "prompts": [f"商品 {i} 号" for i in range(100)],
                                 "matrix": {"width": list(range(64, 1064))}, "seed": {"policy": "increment", "base": 0}}
 
@@ -126,7 +135,18 @@ async def run_case(case: str) -> dict[str, Any]:
     await asyncio.sleep(0.2)
     rss_before = vm_rss_kb()
     try:
-        seconds, status, data = await asyncio.get_running_loop().run_in_executor(None, post)
+        if case == "sheet":  # the batch is accepted and run first (fake host writes 256×256 PNGs); the sheet is what is timed
+            seconds, status, data = await asyncio.get_running_loop().run_in_executor(None, post)
+            host.card_size = 256
+            await host.run_all(dispatcher)
+            stalls.clear()
+            started = time.perf_counter()
+            await service.sheets.idle()
+            seconds = time.perf_counter() - started
+            pages = await service.sheets.pages([data["id"]])
+            data = {"total": data["total"], "pages": len(pages.get(data["id"], []))}
+        else:
+            seconds, status, data = await asyncio.get_running_loop().run_in_executor(None, post)
         await asyncio.sleep(0.2)
     finally:
         stop.set()

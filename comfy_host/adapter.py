@@ -93,6 +93,10 @@ class ComfyHost:
         """Complete files on disk for every saving node's prefix, or None if any node has none."""
         return files.find_outputs(self._folders().output, prefixes)
 
+    def output_path(self, subfolder: str) -> Path | None:
+        """An output subfolder's absolute path, contained in ComfyUI's output directory (contact sheets)."""
+        return files.output_path(self._folders().output, subfolder)
+
     def delete_output_folder(self, subfolder: str) -> int:
         """Delete a batch's output subfolder; refuses anything outside <output>/batchgen/."""
         return files.delete_output_folder(self._folders().output, subfolder)

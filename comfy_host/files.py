@@ -92,6 +92,15 @@ def remove_incomplete(output_dir: Path, prefixes: Mapping[str, str]) -> int:
     return removed
 
 
+def output_path(output_dir: Path, subfolder: str) -> Path | None:
+    """``output_dir/subfolder`` resolved; None for anything outside the output directory (or the directory itself)."""
+    if not isinstance(subfolder, str) or not subfolder or "\x00" in subfolder:
+        return None
+    root = output_dir.resolve()
+    path = (output_dir / subfolder).resolve()
+    return path if path != root and path.is_relative_to(root) else None
+
+
 def delete_output_folder(output_dir: Path, subfolder: str) -> int:
     """Delete a batch's output subfolder; refuses anything but a folder strictly inside <output>/batchgen/."""
     if not isinstance(subfolder, str) or not subfolder or "\x00" in subfolder:

@@ -13,6 +13,7 @@ from aiohttp import web
 from ..batchgen.api_parse import loads_strict
 from ..batchgen.errors import ApiError, bad_request, too_large
 from ..batchgen.models import Batch, Job, OutputFile
+from ..batchgen.sheets import sheet_url
 
 log = logging.getLogger("batchgen.routes")
 
@@ -110,8 +111,8 @@ def output_json(output: OutputFile, base: str) -> dict[str, Any]:
     return {**output.as_dict(), "path": path, "url": base + path}
 
 
-def batch_json(batch: Batch) -> dict[str, Any]:
-    """A batch as the API returns it."""
+def batch_json(batch: Batch, sheets: list[dict[str, Any]] | None = None, base: str = "") -> dict[str, Any]:
+    """A batch as the API returns it (``sheets``: its contact sheet pages, listed with /view URLs)."""
     counts = batch.counts
     elapsed = None
     if batch.started_at is not None:
@@ -134,6 +135,7 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "finished_at": batch.finished_at,
         "updated_at": batch.updated_at,
         "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
+        "contact_sheets": [{**page, "url": sheet_url(page, base)} for page in sheets or ()],
     }
 
 

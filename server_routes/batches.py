@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..batchgen.models import Batch
 from ._http import batch_json, job_json, json_response
 from .guards import idempotency_key, job_id_arg
 from .table import Call
+
+
+async def _batch(call: Call, batch: Batch) -> dict:
+    """The batch JSON with its contact sheets (a grid batch's pages once it finished)."""
+    sheets = await call.service.sheets.pages([batch.id])
+    return batch_json(batch, sheets.get(batch.id), call.base)
 
 
 async def create_batch(call: Call) -> web.Response:
@@ -30,12 +37,14 @@ async def list_batches(call: Call) -> web.Response:
     """GET /batches."""
     q = call.query
     batches, total = await call.service.store.list_batches(q.status or [], q.limit, q.offset)
-    return json_response({"batches": [batch_json(b) for b in batches], "total": total, "limit": q.limit, "offset": q.offset})
+    sheets, base = await call.service.sheets.pages([b.id for b in batches]), call.base
+    return json_response({"batches": [batch_json(b, sheets.get(b.id), base) for b in batches], "total": total, "limit": q.limit,
+                          "offset": q.offset})
 
 
 async def get_batch(call: Call) -> web.Response:
     """GET /batches/{batch_id}."""
-    return json_response(batch_json(await call.service.get_batch(call.arg("batch_id"))))
+    return json_response(await _batch(call, await call.service.get_batch(call.arg("batch_id"))))
 
 
 async def delete_batch(call: Call) -> web.Response:
@@ -56,28 +65,28 @@ async def list_jobs(call: Call) -> web.Response:
 
 async def cancel_batch(call: Call) -> web.Response:
     """POST /batches/{batch_id}/cancel."""
-    return json_response(batch_json(await call.service.cancel_batch(call.arg("batch_id"))))
+    return json_response(await _batch(call, await call.service.cancel_batch(call.arg("batch_id"))))
 
 
 async def pause_batch(call: Call) -> web.Response:
     """POST /batches/{batch_id}/pause."""
-    return json_response(batch_json(await call.service.pause_batch(call.arg("batch_id"))))
+    return json_response(await _batch(call, await call.service.pause_batch(call.arg("batch_id"))))
 
 
 async def resume_batch(call: Call) -> web.Response:
     """POST /batches/{batch_id}/resume."""
-    return json_response(batch_json(await call.service.resume_batch(call.arg("batch_id"))))
+    return json_response(await _batch(call, await call.service.resume_batch(call.arg("batch_id"))))
 
 
 async def set_priority(call: Call) -> web.Response:
     """POST /batches/{batch_id}/priority."""
-    return json_response(batch_json(await call.service.set_priority(call.arg("batch_id"), {"priority": call.body.priority})))
+    return json_response(await _batch(call, await call.service.set_priority(call.arg("batch_id"), {"priority": call.body.priority})))
 
 
 async def retry_batch(call: Call) -> web.Response:
     """POST /batches/{batch_id}/retry."""
     batch, moved = await call.service.retry(call.arg("batch_id"))
-    return json_response({**batch_json(batch), "retried": moved})
+    return json_response({**await _batch(call, batch), "retried": moved})
 
 
 async def get_job(call: Call) -> web.Response:

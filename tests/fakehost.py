@@ -73,6 +73,9 @@ class FakeHost:
     listener: Callable[[], None] | None = None
     uncached_validations: int = 0
     released: list[str] = field(default_factory=list)
+    # A prompt this returns True for fails like a node raising (not transient: no retry), e.g. one cell of a grid.
+    fail_if: Callable[[dict[str, Any]], bool] | None = None
+    card_size: int = 16  # side of the PNGs SaveImage writes
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -144,6 +147,11 @@ class FakeHost:
             found += [OutputFile(node_id, f.name, sub, "output") for f in files]
         return found
 
+    def output_path(self, subfolder: str) -> Path | None:
+        root = self.output_dir.resolve()
+        path = (self.output_dir / subfolder).resolve()
+        return path if path != root and path.is_relative_to(root) else None
+
     def delete_output_folder(self, subfolder: str) -> int:
         import shutil
 
@@ -193,6 +201,8 @@ class FakeHost:
 
     def _execute(self, item: QueuedPrompt) -> JobOutcome:
         outputs = []
+        if self.fail_if is not None and self.fail_if(item.prompt):
+            return JobOutcome(JobStatus.FAILED, (), JobError("node_error", "boom (fail_if)", None, None, "ValueError"))
         for nid, node in item.prompt.items():
             if node["class_type"] == "FailNode":
                 return JobOutcome(JobStatus.FAILED, (), JobError("node_error", "boom", nid, "FailNode", "ValueError"))
@@ -201,7 +211,7 @@ class FakeHost:
                 folder = self.output_dir / sub
                 folder.mkdir(parents=True, exist_ok=True)
                 name = f"{base}_00001_.png"
-                (folder / name).write_bytes(b"\x89PNG fake IEND")
+                _small_png(folder / name, item.prompt, self.card_size)
                 outputs.append(OutputFile(nid, name, sub, "output"))
         return JobOutcome(JobStatus.SUCCEEDED, tuple(outputs))
 
@@ -219,3 +229,13 @@ class FakeHost:
             self.finish_running()
             done += 1
         return done
+
+
+def _small_png(path: Path, prompt: dict[str, Any], side: int = 16) -> None:
+    """A real PNG (side × side) whose colour depends on the prompt (contact sheets read them back)."""
+    import hashlib
+
+    from PIL import Image
+
+    digest = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in prompt.items())).encode()).digest()
+    Image.new("RGB", (side, side), (digest[0] % 128, 64 + digest[1] % 128, 128 + digest[2] % 128)).save(path, format="PNG")

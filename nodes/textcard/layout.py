@@ -6,7 +6,7 @@ import functools
 import math
 import unicodedata
 
-from .faces import FontFace, _face_for, _has_glyph, _load_font
+from ...batchgen.fontfaces import FontFace, _face_for, _has_glyph, _load_font
 
 MIN_FONT_SIZE = 6
 MAX_FONT_SIZE = 512

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .faces import FontFace, _load_font
-from .fonts import find_fonts
+from ...batchgen.fontfaces import FontFace, _load_font
+from ...batchgen.fonts import find_fonts
 from .layout import ASCENT, _auto_size, _block_height, _clean, _largest_size, _line_pitch, _max_lines, _run_width, _runs, _scale, _truncate, _wrap
 
 MIN_CONTRAST = 7.0  # WCAG AAA for body text

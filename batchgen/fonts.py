@@ -1,4 +1,7 @@
-"""Font discovery: the fallback chain from BATCHGEN_FONT, BATCHGEN_FONT_DIRS and the system's font folders."""
+"""Font discovery: the fallback chain from BATCHGEN_FONT, BATCHGEN_FONT_DIRS and the system's font folders.
+
+Shared by the Text Card node (nodes/textcard) and the contact sheets (batchgen/sheets_render.py), so both find CJK fonts alike.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from .faces import BUILTIN_FACE, FontFace, _covering, _face_for, _has_glyph, _sfnt_tables
+from .fontfaces import BUILTIN_FACE, FontFace, _covering, _face_for, _has_glyph, _sfnt_tables
 
-log = logging.getLogger("batchgen.textcard")
+log = logging.getLogger("batchgen.fonts")
 
 FONT_EXTENSIONS = (".ttf", ".otf", ".ttc", ".otc")
 
@@ -171,13 +174,13 @@ def _warn_missing(chain: tuple[FontFace, ...]) -> None:
     """Log one warning naming the scripts that will render as boxes, and the fix."""
     if not chain:
         log.warning(
-            "[batchgen] no usable font found: text cards use Pillow's built-in Latin-only font, other scripts render as boxes. %s",
+            "[batchgen] no usable font found: text cards and contact sheets use Pillow's built-in Latin-only font, other scripts render as boxes. %s",
             _FONT_FIX,
         )
         return
     missing = [script for script, probe in SCRIPT_PROBES.items() if _covering(chain, probe) is None]
     if missing:
-        log.warning("[batchgen] no font for %s: text cards will draw those characters as boxes. %s", ", ".join(missing), _FONT_FIX)
+        log.warning("[batchgen] no font for %s: text cards and contact sheets will draw those characters as boxes. %s", ", ".join(missing), _FONT_FIX)
 
 
 _FONT_FIX = (
