@@ -1,0 +1,177 @@
+"""A batch as a zip streamed to the client: images/, manifest.jsonl, manifest.csv (UTF-8 BOM), contact_sheets/.
+
+Written with zipfile onto a non-seekable sink (sizes and CRCs go in data descriptors; ZIP64
+when a file or the archive needs it) and flushed to the response every ~1 MiB, so memory stays
+flat whatever the batch's size: jobs are read page by page, manifest rows are spooled to a
+temporary file (the CSV header needs every parameter name), images are stored uncompressed (PNGs
+are compressed already) and hashed while they are copied — the manifest's sha256 is that of the
+bytes in the zip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
+
+from . import manifest as mf
+from .models import Batch, Job
+
+Write = Callable[[bytes], Awaitable[None]]
+FLUSH = 1 << 20
+CONTACT_SHEETS = "_contact_sheets"
+
+
+class _Sink:
+    """What zipfile writes to: a buffer with no tell/seek (so zipfile streams), drained by the async side."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: the async side drains the buffer."""
+
+    def take(self) -> bytes:
+        """The bytes written since the last take."""
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+def _read(fh: IO[bytes], digest: Any) -> bytes:
+    chunk = fh.read(mf.CHUNK)
+    digest.update(chunk)
+    return chunk
+
+
+def _info(name: str, path_stat: os.stat_result, compress: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, time.localtime(max(path_stat.st_mtime, 315532800))[:6])
+    info.compress_type = compress
+    info.file_size = path_stat.st_size  # lets zipfile choose ZIP64 up front for a file near 4 GiB
+    info.external_attr = 0o644 << 16
+    return info
+
+
+class ZipStream:
+    """One export being written: entries are added in order, bytes go to ``write``."""
+
+    def __init__(self, write: Write) -> None:
+        self.write = write
+        self.sink = _Sink()
+        self.zip = zipfile.ZipFile(self.sink, "w", zipfile.ZIP_STORED, allowZip64=True)
+
+    async def drain(self, force: bool = False) -> None:
+        """Send what zipfile has written (at least FLUSH bytes, unless forced)."""
+        if self.sink.buffer and (force or len(self.sink.buffer) >= FLUSH):
+            await self.write(self.sink.take())
+
+    async def add_file(self, name: str, path: Path) -> mf.Hashed | None:
+        """Copy a file into the zip stored, hashing it on the way; None if it could not be opened."""
+        try:
+            fh = await asyncio.to_thread(path.open, "rb")
+        except OSError:
+            return None
+        try:
+            stat = os.fstat(fh.fileno())
+            digest, size = hashlib.sha256(), 0
+            with self.zip.open(_info(name, stat, zipfile.ZIP_STORED), "w") as dst:
+                while chunk := await asyncio.to_thread(_read, fh, digest):
+                    dst.write(chunk)
+                    size += len(chunk)
+                    await self.drain()
+        finally:
+            fh.close()
+        return mf.Hashed(size, stat.st_mtime_ns, digest.hexdigest())
+
+    async def add_text(self, name: str, lines: Any) -> None:
+        """A deflated text entry from an iterable of str pieces."""
+        info = zipfile.ZipInfo(name, time.localtime()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        with self.zip.open(info, "w", force_zip64=True) as dst:
+            for piece in lines:
+                dst.write(piece.encode("utf-8"))
+                await self.drain()
+
+    async def close(self) -> None:
+        """Write the central directory and send the rest."""
+        self.zip.close()
+        await self.drain(force=True)
+
+
+def _unique(name: str, taken: set[str], job: Job) -> str:
+    """images/<file>; two outputs with one name (different subfolders) get the job index in front."""
+    arc = f"images/{name}"
+    if arc in taken:
+        arc = f"images/{job.idx:06d}-{name}"
+    taken.add(arc)
+    return arc
+
+
+async def write_export(write: Write, store: Any, host: Any, batch: Batch, base: str) -> int:
+    """Stream the whole export of ``batch`` to ``write``; returns the number of images written."""
+    out = ZipStream(write)
+    cache = mf.HashCache(store, host)
+    tpl_hash = mf.template_hash(await store.get_batch_template(batch.id))
+    params: dict[str, None] = {}
+    taken: set[str] = set()
+    images = 0
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as rows:
+        async for jobs in mf.job_pages(store, batch.id):
+            known = await cache.known(o for j in jobs for o in j.outputs)
+            fresh = []
+            for job in jobs:
+                files = []
+                for output in job.outputs:
+                    path = host.output_file(output.subfolder, output.filename, output.type)
+                    hashed = await out.add_file(_unique(output.filename, taken, job), path) if path is not None else None
+                    if hashed is not None:
+                        images += 1
+                        old = known.get(mf.key_of(output))
+                        if old is not None and old != (hashed.size, hashed.mtime_ns, hashed.sha256):
+                            mf.log.warning("[batchgen] %s/%s changed on disk since it was hashed", output.subfolder, output.filename)
+                        if _unchanged(path, hashed):  # a file rewritten during the copy is not cached
+                            fresh.append((mf.key_of(output), hashed))
+                    files.append(mf.file_entry(output, base, hashed))
+                params.update(dict.fromkeys(job.params))
+                rows.write(mf.row_line(mf.manifest_row(job, batch, tpl_hash, files)))
+            await cache.remember(fresh)
+        for path in host.folder_files(f"{batch.output_subfolder}/{CONTACT_SHEETS}") if batch.output_subfolder else []:
+            await out.add_file(f"contact_sheets/{path.name}", path)
+        rows.seek(0)
+        await out.add_text("manifest.jsonl", rows)
+        rows.seek(0)
+        names = list(params)
+        header = ",".join(_csv_quote(c) for c in mf.csv_header(names)) + "\r\n"
+        # The BOM makes Excel read the file as UTF-8 (CJK prompts); every other reader skips it.
+        await out.add_text("manifest.csv", _chain(["\ufeff" + header], (mf.csv_line(json.loads(line), names) for line in rows)))
+    await out.close()
+    return images
+
+
+def _unchanged(path: Path, hashed: mf.Hashed) -> bool:
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return (stat.st_size, stat.st_mtime_ns) == (hashed.size, hashed.mtime_ns)
+
+
+def _csv_quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\r\n') else value
+
+
+def _chain(*parts: Any) -> Any:
+    for part in parts:
+        yield from part
