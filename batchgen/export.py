@@ -55,6 +55,19 @@ def _read(fh: IO[bytes], digest: Any) -> bytes:
     return chunk
 
 
+def _open_first(path: Path) -> tuple[IO[bytes], os.stat_result, bytes, Any]:
+    """Open a file and read (and hash) its first chunk, in one trip to a worker thread."""
+    fh = path.open("rb")
+    try:
+        stat = os.fstat(fh.fileno())
+        digest = hashlib.sha256()
+        head = _read(fh, digest)
+    except BaseException:
+        fh.close()
+        raise
+    return fh, stat, head, digest
+
+
 def _info(name: str, path_stat: os.stat_result, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, time.localtime(max(path_stat.st_mtime, 315532800))[:6])
     info.compress_type = compress
@@ -79,17 +92,20 @@ class ZipStream:
     async def add_file(self, name: str, path: Path) -> mf.Hashed | None:
         """Copy a file into the zip stored, hashing it on the way; None if it could not be opened."""
         try:
-            fh = await asyncio.to_thread(path.open, "rb")
+            fh, stat, head, digest = await asyncio.to_thread(_open_first, path)
         except OSError:
             return None
         try:
-            stat = os.fstat(fh.fileno())
-            digest, size = hashlib.sha256(), 0
+            size = len(head)
             with self.zip.open(_info(name, stat, zipfile.ZIP_STORED), "w") as dst:
-                while chunk := await asyncio.to_thread(_read, fh, digest):
+                dst.write(head)
+                await self.drain()
+                # A typical image fits in the first read (one thread hop per file); bigger ones go on in chunks.
+                while len(head) == mf.CHUNK and (chunk := await asyncio.to_thread(_read, fh, digest)):
                     dst.write(chunk)
                     size += len(chunk)
                     await self.drain()
+                    head = chunk
         finally:
             fh.close()
         return mf.Hashed(size, stat.st_mtime_ns, digest.hexdigest())

@@ -113,3 +113,15 @@ async def test_unknown_batch_is_a_json_404_on_both_routes(env):
         resp = await env.client.get(f"{API}/batches/{'0' * 32}/{route}")
         assert resp.status == 404
         assert Error.model_validate(await resp.json()).error == "batch_not_found"
+
+
+async def test_a_file_bigger_than_one_read_is_copied_whole(env):
+    batch = await finished_batch(env, ["big"])
+    (row,) = await manifest(env, batch["id"])
+    big = b"\x89PNG" + bytes(range(256)) * (10 * 1024) + b"IEND"  # 2.5 MiB: three reads
+    out_path(env, row["files"][0]).write_bytes(big)
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    (line,) = archive.read("manifest.jsonl").splitlines()
+    f = json.loads(line)["files"][0]
+    assert archive.read(f"images/{f['name']}") == big and f["sha256"] == hashlib.sha256(big).hexdigest() and f["bytes"] == len(big)
