@@ -17,12 +17,13 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from . import manifest as mf
-from .models import Batch, Job
+from .models import Batch, Job, OutputFile
 
 Write = Callable[[bytes], Awaitable[None]]
 FLUSH = 1 << 20
@@ -68,6 +69,59 @@ def _open_first(path: Path) -> tuple[IO[bytes], os.stat_result, bytes, Any]:
     return fh, stat, head, digest
 
 
+SMALL = mf.CHUNK  # files up to this size are read whole in a batch (most images); bigger ones are copied in chunks
+BATCH_BYTES = 4 * mf.CHUNK  # what one trip to the worker thread may read: the memory bound of the batching
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One output as read in a worker thread: its path, and its bytes when small (None: copy it in chunks)."""
+
+    path: Path | None
+    data: bytes | None = None
+    stat: os.stat_result | None = None
+    sha256: str = ""
+    stable: bool = False  # size and mtime unchanged across the read: safe to cache its hash
+
+
+def _load_some(host: Any, outputs: list[OutputFile]) -> list[Loaded]:
+    """Resolve and read outputs from the front of ``outputs`` until BATCH_BYTES are read (at least one)."""
+    loaded: list[Loaded] = []
+    budget = BATCH_BYTES
+    for output in outputs:
+        if budget <= 0 and loaded:
+            break
+        path = host.output_file(output.subfolder, output.filename, output.type)
+        if path is None:
+            loaded.append(Loaded(None))
+            continue
+        try:
+            with path.open("rb") as fh:
+                stat = os.fstat(fh.fileno())
+                if stat.st_size > SMALL:
+                    loaded.append(Loaded(path))
+                    continue
+                data = fh.read()
+            after = path.stat()
+        except OSError:
+            loaded.append(Loaded(None))
+            continue
+        stable = (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns) == (len(data), stat.st_mtime_ns)
+        loaded.append(Loaded(path, data, stat, hashlib.sha256(data).hexdigest(), stable))
+        budget -= len(data)
+    return loaded
+
+
+async def _loaded(host: Any, outputs: list[OutputFile]) -> AsyncIterator[Loaded]:
+    """The outputs in order, read in batches (one worker-thread trip per ~4 MiB, not per file), the next batch on demand."""
+    done = 0
+    while done < len(outputs):
+        batch = await asyncio.to_thread(_load_some, host, outputs[done:])
+        done += len(batch)
+        for item in batch:
+            yield item
+
+
 def _info(name: str, path_stat: os.stat_result, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, time.localtime(max(path_stat.st_mtime, 315532800))[:6])
     info.compress_type = compress
@@ -110,6 +164,14 @@ class ZipStream:
             fh.close()
         return mf.Hashed(size, stat.st_mtime_ns, digest.hexdigest())
 
+    async def add_loaded(self, name: str, item: Loaded) -> mf.Hashed:
+        """A small file already read (and hashed) in a worker thread."""
+        assert item.data is not None and item.stat is not None
+        with self.zip.open(_info(name, item.stat, zipfile.ZIP_STORED), "w") as dst:
+            dst.write(item.data)
+        await self.drain()
+        return mf.Hashed(len(item.data), item.stat.st_mtime_ns, item.sha256)
+
     async def add_text(self, name: str, lines: Any) -> None:
         """A deflated text entry from an iterable of str pieces."""
         info = zipfile.ZipInfo(name, time.localtime()[:6])
@@ -146,18 +208,27 @@ async def write_export(write: Write, store: Any, host: Any, batch: Batch, base: 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as rows:
         async for jobs in mf.job_pages(store, batch.id):
             known = await cache.known(o for j in jobs for o in j.outputs)
+            outputs = [o for j in jobs for o in j.outputs]
+            items = _loaded(host, outputs)
             fresh = []
             for job in jobs:
                 files = []
                 for output in job.outputs:
-                    path = host.output_file(output.subfolder, output.filename, output.type)
-                    hashed = await out.add_file(_unique(output.filename, taken, job), path) if path is not None else None
+                    item = await anext(items)
+                    name = _unique(output.filename, taken, job) if item.path is not None else ""
+                    if item.path is None:
+                        hashed = None
+                    elif item.data is not None:
+                        hashed = await out.add_loaded(name, item)
+                    else:
+                        hashed = await out.add_file(name, item.path)
                     if hashed is not None:
                         images += 1
                         old = known.get(mf.key_of(output))
                         if old is not None and old != (hashed.size, hashed.mtime_ns, hashed.sha256):
                             mf.log.warning("[batchgen] %s/%s changed on disk since it was hashed", output.subfolder, output.filename)
-                        if _unchanged(path, hashed):  # a file rewritten during the copy is not cached
+                        stable = item.stable if item.data is not None else await asyncio.to_thread(_unchanged, item.path, hashed)
+                        if stable:  # a file rewritten during the copy is not cached
                             fresh.append((mf.key_of(output), hashed))
                     files.append(mf.file_entry(output, base, hashed))
                 params.update(dict.fromkeys(job.params))

@@ -125,3 +125,17 @@ async def test_a_file_bigger_than_one_read_is_copied_whole(env):
     (line,) = archive.read("manifest.jsonl").splitlines()
     f = json.loads(line)["files"][0]
     assert archive.read(f"images/{f['name']}") == big and f["sha256"] == hashlib.sha256(big).hexdigest() and f["bytes"] == len(big)
+
+
+async def test_export_after_a_file_changed_on_disk_holds_the_new_bytes_and_their_hash(env):
+    batch = await finished_batch(env, ["a", "b"])
+    first = (await manifest(env, batch["id"]))[0]["files"][0]  # hashed and cached now
+    path = out_path(env, first)
+    path.write_bytes(b"\x89PNG edited IEND")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    row = json.loads(archive.read("manifest.jsonl").splitlines()[0])
+    assert archive.read(f"images/{first['name']}") == b"\x89PNG edited IEND"
+    assert row["files"][0]["sha256"] == hashlib.sha256(b"\x89PNG edited IEND").hexdigest() != first["sha256"]
+    assert (await manifest(env, batch["id"]))[0]["files"][0]["sha256"] == row["files"][0]["sha256"]
