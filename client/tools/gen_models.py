@@ -4,6 +4,7 @@
     curl -s http://127.0.0.1:8188/batchgen/v1/openapi.json > /tmp/openapi.json
     python client/tools/gen_models.py /tmp/openapi.json            # rewrites client/batchgen_client/models.py
     python client/tools/gen_models.py /tmp/openapi.json --check    # exit 1 if the committed file differs
+    .venv/bin/python client/tools/gen_models.py --repo             # from this checkout's route table (no server needed)
 
 tests/api/test_client_models.py renders from the route table's document and compares with the committed file,
 so a server model change that is not regenerated here fails the suite. Not part of the installed package.
@@ -95,12 +96,28 @@ def render(doc: dict[str, Any]) -> str:
     return "".join(parts) + "\n"
 
 
+def _repo_document() -> dict[str, Any]:
+    """The OpenAPI document of this checkout (imports the server package the way its tests do)."""
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root))
+    __import__("tests.conftest")  # loads the extension as the package batchgen_ext
+    openapi = __import__("batchgen_ext.server_routes.openapi", fromlist=["openapi_document"])
+    routes = __import__("batchgen_ext.server_routes.routes", fromlist=["ROUTES"])
+    return openapi.openapi_document(routes.ROUTES, "repo")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("openapi", help="openapi.json (a file)")
+    parser.add_argument("openapi", nargs="?", help="openapi.json (a file)")
+    parser.add_argument("--repo", action="store_true", help="build the document from this checkout's route table")
     parser.add_argument("--check", action="store_true", help="only compare with the committed models.py")
     args = parser.parse_args()
-    text = render(json.loads(Path(args.openapi).read_text(encoding="utf-8")))
+    if args.repo:
+        text = render(_repo_document())
+    elif args.openapi:
+        text = render(json.loads(Path(args.openapi).read_text(encoding="utf-8")))
+    else:
+        parser.error("give openapi.json or --repo")
     if args.check:
         same = OUT.read_text(encoding="utf-8") == text
         sys.stderr.write("models.py is up to date\n" if same else "models.py differs: regenerate it\n")
