@@ -101,6 +101,12 @@ class Host(Protocol):
     def node_definitions(self) -> Mapping[str, Any]:
         """class_type → ``valuecheck.NodeDef`` (input types, min/max/step, combo options) of the host's nodes."""
 
+    def output_file(self, subfolder: str, filename: str, kind: str = "output") -> Path | None:
+        """The resolved path of a saved output, contained in the host's output (or temp) folder; None otherwise."""
+
+    def folder_files(self, subfolder: str) -> list[Path]:
+        """Regular files directly inside <output>/<subfolder>, contained in the output folder (empty when absent)."""
+
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""
 

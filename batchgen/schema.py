@@ -117,4 +117,21 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX batches_template_seq ON batches(template_id, seq)
         """,
     ),
+    (
+        8,
+        # sha256 of output files, computed once when a manifest or export first reads a file and trusted only while the
+        # file's size and mtime_ns are unchanged (batchgen/manifest.py): a file changed on disk is hashed again.
+        """
+        CREATE TABLE output_hashes (
+            type TEXT NOT NULL,
+            subfolder TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            hashed_at REAL NOT NULL,
+            PRIMARY KEY (type, subfolder, filename)
+        )
+        """,
+    ),
 ]

@@ -108,3 +108,11 @@ class ComfyHost:
     def input_file_exists(self, name: str) -> bool:
         """True for an existing file inside the input (or annotated output/temp) folder."""
         return files.input_file_exists(self._folders(), name)
+
+    def output_file(self, subfolder: str, filename: str, kind: str = "output") -> Path | None:
+        """The resolved path of a saved output, contained in ComfyUI's output (or temp) folder; None otherwise."""
+        return files.output_file(self._folders(), subfolder, filename, kind)
+
+    def folder_files(self, subfolder: str) -> list[Path]:
+        """Regular files directly inside <output>/<subfolder> (e.g. a batch's _contact_sheets), contained in the output folder."""
+        return files.folder_files(self._folders(), subfolder)

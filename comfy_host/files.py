@@ -136,3 +136,32 @@ def input_file_exists(folders: Folders, name: str) -> bool:
         return path != root and path.is_relative_to(root) and path.is_file()
     except (OSError, ValueError):
         return False
+
+
+def output_file(folders: Folders, subfolder: str, filename: str, kind: str = "output") -> Path | None:
+    """The resolved path of a saved file, or None unless it is a regular file inside its output/temp folder."""
+    if kind not in ("output", "temp") or not all(isinstance(v, str) and "\x00" not in v for v in (subfolder, filename)):
+        return None
+    if not filename or "/" in filename or "\\" in filename or filename in (".", ".."):
+        return None
+    try:
+        root = folders.named(kind).resolve()
+        path = (root / subfolder / filename).resolve()  # follows symlinks: one pointing outside is refused below
+        return path if path.is_relative_to(root) and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def folder_files(folders: Folders, subfolder: str) -> list[Path]:
+    """The regular files directly inside <output>/<subfolder>, by name; empty when it is absent or escapes the output folder."""
+    if not isinstance(subfolder, str) or not subfolder or "\x00" in subfolder:
+        return []
+    try:
+        root = folders.output.resolve()
+        folder = (root / subfolder).resolve()
+        if folder == root or not folder.is_relative_to(root) or not folder.is_dir():
+            return []
+        found = [p.resolve() for p in sorted(folder.iterdir()) if p.is_file()]
+        return [p for p in found if p.is_relative_to(root)]
+    except OSError:
+        return []

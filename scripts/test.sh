@@ -12,10 +12,11 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.deps-$(cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)"
+STAMP="$VENV/.deps-$(cat requirements.txt pyproject.toml client/pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt \
-    "pytest>=8" "pytest-aiohttp>=1.0" "pytest-asyncio>=0.23" "aiohttp>=3.9" "playwright>=1.40" "hypothesis>=6" "schemathesis>=4,<5"
+    "pytest>=8" "pytest-aiohttp>=1.0" "pytest-asyncio>=0.23" "aiohttp>=3.9" "playwright>=1.40" "hypothesis>=6" "schemathesis>=4,<5" \
+    "httpx>=0.27,<1"  # the Python client's one dependency (client/pyproject.toml); its tests run from client/ on sys.path
   touch "$STAMP"
 fi
 if [ -n "${COMFYUI_PYTHON:-}" ] && [ -x "${COMFYUI_PYTHON}" ]; then

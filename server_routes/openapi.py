@@ -89,7 +89,11 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, A
     for status, model in sorted(route.responses.items()):
         description = (model.__doc__ or "").strip().splitlines()[0] or "OK"
         if route.stream and status == 200:
-            responses[str(status)] = {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+            schema = {"type": "string", "contentMediaType": route.media_type} if route.media_type != "text/event-stream" else {"type": "string"}
+            content: dict[str, Any] = {"schema": schema}
+            if model is not None and model.model_fields:
+                content["x-item-schema"] = refs[(model, "serialization")]  # each NDJSON line
+            responses[str(status)] = {"description": description, "content": {route.media_type: content}}
             continue
         responses[str(status)] = {"description": description,
                                   "content": {"application/json": {"schema": refs[(model, "serialization")]}}}

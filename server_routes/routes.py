@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..batchgen import api_export as export_models
 from ..batchgen import api_models as q
 from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
-from . import batches, health, stream, templates, tokens
+from . import batches, export, health, stream, templates, tokens
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
@@ -75,6 +76,18 @@ ROUTES: list[Route] = [
           path_params=BATCH_ID, description="409 batch_active unless the batch is finished. The output folder stays unless images=true."),
     Route("GET", "/batches/{batch_id}/jobs", batches.list_jobs, "listBatchJobs", "A batch's jobs in order", "batches", "read",
           {200: r.JobList}, {400: ("invalid_pagination", "invalid_status"), **NO_BATCH}, query=q.JobListQuery, path_params=BATCH_ID),
+    Route("GET", "/batches/{batch_id}/manifest", export.get_manifest, "getBatchManifest", "Every job with its files' sha256, as NDJSON",
+          "batches", "read", {200: export_models.ManifestRow}, NO_BATCH, path_params=BATCH_ID, stream=True,
+          media_type="application/x-ndjson",
+          description="One ManifestRow JSON object per line, one line per job in index order, streamed page by page. A file's "
+                      "sha256 is computed on first read and reused while its size and mtime are unchanged; a missing file has "
+                      "sha256 and bytes null. cached is null: the stored outcome does not say whether ComfyUI used its cache."),
+    Route("GET", "/batches/{batch_id}/export", export.get_export, "exportBatch", "The batch as a zip: images, manifests, contact sheets",
+          "batches", "read", {200: export_models.ExportZip}, NO_BATCH, path_params=BATCH_ID, stream=True, media_type="application/zip",
+          description="A streamed zip (flat memory, ZIP64 when needed): images/<file> for every output (stored, not recompressed), "
+                      "manifest.jsonl (the rows of GET /manifest, sha256 of the very bytes in the zip), manifest.csv (params as "
+                      "params.<name> columns; UTF-8 with a BOM so Excel reads CJK) and contact_sheets/<file> when the batch has them. "
+                      "A failure mid-stream cuts the connection (an incomplete zip never looks complete)."),
     control("cancel", batches.cancel_batch, "Cancel what has not finished",
             "Pending jobs become cancelled, queued ones leave ComfyUI's queue, a running one is interrupted. "
             "409 batch_finished if the batch is already finished.", FINISHED),

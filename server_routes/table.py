@@ -92,7 +92,8 @@ class Route:
     idempotency_key: bool = False
     body_limit: int | None = None  # None: config.max_body_bytes
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    stream: bool = False  # 200 is a text/event-stream, not JSON
+    stream: bool = False  # 200 is streamed as media_type, not JSON
+    media_type: str = "text/event-stream"
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""

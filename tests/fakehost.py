@@ -11,6 +11,7 @@ from typing import Any
 from batchgen_ext.batchgen.host import HostInfo, HostValidationError, PromptLookup, PromptState
 from batchgen_ext.batchgen.models import JobError, JobOutcome, JobStatus, OutputFile
 from batchgen_ext.batchgen.valuecheck import NodeDef, normalise_node
+from batchgen_ext.comfy_host import files
 
 KNOWN_NODES = {"BatchGenInputText", "BatchGenInputInt", "BatchGenInputFloat", "BatchGenInputImage", "BatchGenTextCard",
                "SaveImage", "PreviewImage", "EmptyImage", "ImageInvert", "CLIPTextEncode", "KSampler", "EmptyLatentImage",
@@ -171,6 +172,15 @@ class FakeHost:
                     f.unlink()
                     removed += 1
         return removed
+
+    def output_file(self, subfolder: str, filename: str, kind: str = "output") -> Path | None:
+        return files.output_file(self._folders(), subfolder, filename, kind)
+
+    def folder_files(self, subfolder: str) -> list[Path]:
+        return files.folder_files(self._folders(), subfolder)
+
+    def _folders(self) -> files.Folders:
+        return files.Folders(self.output_dir.parent / "input", self.output_dir, self.output_dir.parent / "temp")
 
     def input_file_exists(self, name: str) -> bool:
         return name in self.input_files

@@ -1,0 +1,7 @@
+"""python -m batchgen_client: the batchgen command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

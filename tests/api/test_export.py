@@ -1,0 +1,141 @@
+"""GET /batches/{id}/manifest and /export on the fast app: rows, sha256 of the bytes, changed files, the zip's contents."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+from batchgen_ext.batchgen.api_export import ManifestRow
+from batchgen_ext.batchgen.api_responses import Error
+
+API = "/batchgen/v1"
+
+
+async def finished_batch(env, prompts: list[str]) -> dict:
+    resp = await env.client.post(f"{API}/batches", json={"template": "text-card", "prompts": prompts, "params": {"width": 320}})
+    assert resp.status == 201, await resp.text()
+    batch = await resp.json()
+    await env.host.run_all(env.dispatcher)
+    return batch
+
+
+async def manifest(env, batch_id: str) -> list[dict]:
+    resp = await env.client.get(f"{API}/batches/{batch_id}/manifest")
+    assert resp.status == 200 and resp.content_type == "application/x-ndjson"
+    return [json.loads(line) for line in (await resp.text()).splitlines()]
+
+
+def out_path(env, f: dict):
+    return env.host.output_dir / f["subfolder"] / f["name"]
+
+
+async def test_manifest_has_one_typed_row_per_job_with_the_files_sha256(env):
+    batch = await finished_batch(env, ["红色 card", "card 2", "card 3"])
+    rows = await manifest(env, batch["id"])
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    for row in rows:
+        ManifestRow.model_validate(row)
+        assert row["status"] == "succeeded" and row["template"] == "text-card" and row["params"]["width"] == 320
+        assert row["cached"] is None and len(row["template_hash"]) == 64
+        (f,) = row["files"]
+        data = out_path(env, f).read_bytes()
+        assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["bytes"] == len(data)
+        assert f["url"].endswith(f"/api/view?filename={f['name']}&subfolder={f['subfolder'].replace('/', '%2F')}&type=output")
+    assert rows[0]["params"]["prompt"] == "红色 card"
+
+
+async def test_a_file_changed_on_disk_after_it_was_hashed_gets_its_new_hash(env):
+    batch = await finished_batch(env, ["a", "b"])
+    first = (await manifest(env, batch["id"]))[0]["files"][0]
+    path = out_path(env, first)
+    path.write_bytes(b"\x89PNG changed later IEND")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    again = (await manifest(env, batch["id"]))[0]["files"][0]
+    assert again["sha256"] == hashlib.sha256(b"\x89PNG changed later IEND").hexdigest() != first["sha256"]
+    assert again["bytes"] == len(b"\x89PNG changed later IEND")
+
+
+async def test_a_missing_file_has_null_hash_and_is_left_out_of_the_zip(env):
+    batch = await finished_batch(env, ["a", "b"])
+    rows = await manifest(env, batch["id"])
+    out_path(env, rows[1]["files"][0]).unlink()
+    rows = await manifest(env, batch["id"])
+    assert rows[1]["files"][0]["sha256"] is None and rows[1]["files"][0]["bytes"] is None
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    names = zipfile.ZipFile(io.BytesIO(await resp.read())).namelist()
+    assert f"images/{rows[0]['files'][0]['name']}" in names and f"images/{rows[1]['files'][0]['name']}" not in names
+
+
+async def test_export_zip_holds_images_manifests_and_contact_sheets(env):
+    batch = await finished_batch(env, ["东京 card", 'comma, "quote"', "third"])
+    sheets = env.host.output_dir / batch["output_subfolder"] / "_contact_sheets"
+    sheets.mkdir(parents=True)
+    (sheets / "sheet-001.png").write_bytes(b"\x89PNG sheet IEND")
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    assert resp.status == 200 and resp.content_type == "application/zip"
+    assert batch["id"] in resp.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    assert archive.testzip() is None
+    rows = [json.loads(line) for line in archive.read("manifest.jsonl").decode("utf-8").splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        (f,) = row["files"]
+        info = archive.getinfo(f"images/{f['name']}")
+        assert info.compress_type == zipfile.ZIP_STORED
+        assert hashlib.sha256(archive.read(info)).hexdigest() == f["sha256"] == hashlib.sha256(out_path(env, f).read_bytes()).hexdigest()
+    assert archive.read("contact_sheets/sheet-001.png") == b"\x89PNG sheet IEND"
+    raw = archive.read("manifest.csv")
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [t["params.prompt"] for t in table] == ["东京 card", 'comma, "quote"', "third"]
+    assert table[0]["params.width"] == "320" and table[0]["sha256"] == rows[0]["files"][0]["sha256"]
+    assert table[0]["status"] == "succeeded" and table[0]["cached"] == ""
+    # The manifest route now answers the hashes the export cached, unchanged.
+    assert [r["files"] for r in await manifest(env, batch["id"])] == [r["files"] for r in rows]
+
+
+async def test_export_of_a_batch_with_pending_and_failed_jobs_lists_them_without_files(env):
+    resp = await env.client.post(f"{API}/batches", json={"template": "text-card", "prompts": ["x", "y"]})
+    batch = await resp.json()
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    rows = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    assert [r["status"] for r in rows] == ["pending", "pending"] and all(r["files"] == [] for r in rows)
+    assert not [n for n in archive.namelist() if n.startswith("images/")]
+
+
+async def test_unknown_batch_is_a_json_404_on_both_routes(env):
+    for route in ("manifest", "export"):
+        resp = await env.client.get(f"{API}/batches/{'0' * 32}/{route}")
+        assert resp.status == 404
+        assert Error.model_validate(await resp.json()).error == "batch_not_found"
+
+
+async def test_a_file_bigger_than_one_read_is_copied_whole(env):
+    batch = await finished_batch(env, ["big"])
+    (row,) = await manifest(env, batch["id"])
+    big = b"\x89PNG" + bytes(range(256)) * (10 * 1024) + b"IEND"  # 2.5 MiB: three reads
+    out_path(env, row["files"][0]).write_bytes(big)
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    (line,) = archive.read("manifest.jsonl").splitlines()
+    f = json.loads(line)["files"][0]
+    assert archive.read(f"images/{f['name']}") == big and f["sha256"] == hashlib.sha256(big).hexdigest() and f["bytes"] == len(big)
+
+
+async def test_export_after_a_file_changed_on_disk_holds_the_new_bytes_and_their_hash(env):
+    batch = await finished_batch(env, ["a", "b"])
+    first = (await manifest(env, batch["id"]))[0]["files"][0]  # hashed and cached now
+    path = out_path(env, first)
+    path.write_bytes(b"\x89PNG edited IEND")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    row = json.loads(archive.read("manifest.jsonl").splitlines()[0])
+    assert archive.read(f"images/{first['name']}") == b"\x89PNG edited IEND"
+    assert row["files"][0]["sha256"] == hashlib.sha256(b"\x89PNG edited IEND").hexdigest() != first["sha256"]
+    assert (await manifest(env, batch["id"]))[0]["files"][0]["sha256"] == row["files"][0]["sha256"]

@@ -1,0 +1,93 @@
+"""The CLI as a real non-loopback caller (network namespace + veth, as in test_remote_live.py): token from the environment.
+
+ComfyUI listens on 127.0.0.1 and 10.200.9.1; the CLI runs in the namespace ``bgclient`` (10.200.9.2), so our routes
+see a remote peer: no token is refused, BATCHGEN_TOKEN works for submit, wait (SSE) and a verified download.
+Skipped (with the reason) when namespaces cannot be made here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import REPO_ROOT, comfy_env, new_server
+
+NS, HOST_IF, NS_IF = "bgclient", "bgc0", "bgc1"
+HOST_IP, NS_IP = "10.200.9.1", "10.200.9.2"
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def _teardown() -> None:
+    subprocess.run(["ip", "link", "del", HOST_IF], capture_output=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def netns():
+    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
+        pytest.skip("a network namespace needs root and iproute2")
+    _teardown()
+    try:
+        _ip("netns", "add", NS)
+        _ip("link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF)
+        _ip("link", "set", NS_IF, "netns", NS)
+        _ip("addr", "add", f"{HOST_IP}/24", "dev", HOST_IF)
+        _ip("link", "set", HOST_IF, "up")
+        _ip("netns", "exec", NS, "ip", "addr", "add", f"{NS_IP}/24", "dev", NS_IF)
+        _ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "up")
+        _ip("netns", "exec", NS, "ip", "link", "set", "lo", "up")
+    except (subprocess.CalledProcessError, OSError) as exc:
+        _teardown()
+        pytest.skip(f"could not make a network namespace here: {exc}")
+    yield
+    _teardown()
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory, netns):
+    assert comfy_env() is not None
+    server = new_server(tmp_path_factory.mktemp("comfy"), extra_args=["--listen", f"127.0.0.1,{HOST_IP}"])
+    server.start()
+    yield server
+    server.stop()
+
+
+def remote_cli(comfy, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO_ROOT / "client"), "BATCHGEN_URL": f"http://{HOST_IP}:{comfy.port}"}
+    if token is not None:
+        env["BATCHGEN_TOKEN"] = token
+    return subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-m", "batchgen_client", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_remote_cli_needs_the_token_and_then_submits_waits_and_downloads(comfy, tmp_path):
+    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
+    made = subprocess.run([str(comfy.python), str(script), "token", "create", "--name", "remote-cli", "--scope", "submit"],
+                          capture_output=True, text=True, timeout=60, cwd=comfy.data_dir)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    products = tmp_path / "products.csv"
+    products.write_text("prompt\n远程 card one\nremote card two\n", encoding="utf-8")
+    refused = remote_cli(comfy, "ls")
+    assert refused.returncode == 1 and "401 token_required" in refused.stderr
+    done = remote_cli(comfy, "submit", str(products), "--template", "text-card", "--param", "width=128", "--param", "height=64",
+                      "--download", str(tmp_path / "out"), token=token)
+    assert done.returncode == 0, done.stderr
+    batch_id = done.stdout.splitlines()[0].strip()
+    assert json.loads(done.stdout.splitlines()[-1])["downloaded"] == 2
+    assert any(line.startswith("[") and "2/2" in line for line in done.stderr.splitlines()), done.stderr
+    for job in comfy.all_jobs(batch_id):
+        (out,) = job["outputs"]
+        local = tmp_path / "out" / out["filename"]
+        assert hashlib.sha256(local.read_bytes()).hexdigest() == \
+            hashlib.sha256((comfy.output_dir / out["subfolder"] / out["filename"]).read_bytes()).hexdigest()
+    assert token not in comfy.log_tail(2000)
