@@ -76,11 +76,12 @@ class Batch:
     finished_at: float | None
     updated_at: float
     elapsed_seconds: float | None
+    contact_sheets: list[ContactSheet] | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> Batch:
         """Build it from its JSON object."""
-        return _build(cls, data, {"counts": ("one", BatchCounts)})
+        return _build(cls, data, {"counts": ("one", BatchCounts), "contact_sheets": ("list", ContactSheet)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,12 +196,13 @@ class RetryResult:
     finished_at: float | None
     updated_at: float
     elapsed_seconds: float | None
+    contact_sheets: list[ContactSheet] | None = None
     retried: int
 
     @classmethod
     def from_dict(cls, data: Any) -> RetryResult:
         """Build it from its JSON object."""
-        return _build(cls, data, {"counts": ("one", BatchCounts)})
+        return _build(cls, data, {"counts": ("one", BatchCounts), "contact_sheets": ("list", ContactSheet)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,12 +226,13 @@ class GenerateResult:
     finished_at: float | None
     updated_at: float
     elapsed_seconds: float | None
+    contact_sheets: list[ContactSheet] | None = None
     job: Job
 
     @classmethod
     def from_dict(cls, data: Any) -> GenerateResult:
         """Build it from its JSON object."""
-        return _build(cls, data, {"counts": ("one", BatchCounts), "job": ("one", Job)})
+        return _build(cls, data, {"counts": ("one", BatchCounts), "contact_sheets": ("list", ContactSheet), "job": ("one", Job)})
 
 
 @dataclass(frozen=True, kw_only=True)
