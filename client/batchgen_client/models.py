@@ -56,6 +56,25 @@ class BatchCounts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContactSheet:
+    """One page of a grid batch's contact sheet: a PNG in the batch's output folder, served by ComfyUI's /view."""
+
+    page: int
+    filename: str
+    subfolder: str
+    type: str
+    title: str
+    width: int
+    height: int
+    url: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ContactSheet:
+        """Build it from its JSON object."""
+        return _build(cls, data, {})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Batch:
     """A batch with its counters."""
 
