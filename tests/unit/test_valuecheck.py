@@ -184,4 +184,6 @@ def test_ten_thousand_distinct_values_are_checked_fast():
         start = time.perf_counter()
         check_job_values(template, specs, DEFS)
         timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.1, f"{min(timings):.3f}s for 10,000 jobs"
+    # A guard against per-job work creeping back in (a per-job check takes seconds here), not a benchmark: the real
+    # figure is bench/intake.py's. The bound leaves room for CI's load (0.13 s was seen with six test runs beside it).
+    assert min(timings) < 0.3, f"{min(timings):.3f}s for 10,000 jobs"
