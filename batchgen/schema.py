@@ -102,4 +102,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE batches ADD COLUMN request_json TEXT
         """,
     ),
+    (
+        5,
+        # Uploaded tables and images (batchgen/uploads.py): server-chosen id and stored file, the sanitised original name
+        # for display only, and when it was last used by a batch (unused uploads are cleaned up after BATCHGEN_UPLOAD_TTL_HOURS).
+        """
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            format TEXT NOT NULL,
+            name TEXT NOT NULL,
+            stored TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            info_json TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            last_used_at REAL NOT NULL
+        );
+        CREATE INDEX uploads_kind_created ON uploads(kind, created_at)
+        """,
+    ),
 ]

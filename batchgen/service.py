@@ -12,6 +12,7 @@ from .intake import IntakeMixin, request_hash, slugify
 from .preview import PreviewMixin
 from .registry import TemplateRegistry
 from .store import Store
+from .uploads import Uploads
 
 __all__ = ["BatchService", "request_hash", "slugify"]
 
@@ -20,7 +21,7 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
     """Glue between routes, store, registry, host and dispatcher."""
 
     def __init__(self, store: Store, host: Host, registry: TemplateRegistry, dispatcher: Dispatcher, config: Config,
-                 version: str = "0", wildcards_dir: Path | list[Path] | None = None) -> None:
+                 version: str = "0", wildcards_dir: Path | list[Path] | None = None, uploads: Uploads | None = None) -> None:
         self.store = store
         self.host = host
         self.registry = registry
@@ -29,3 +30,5 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
         self.version = version
         # __name__ wildcard files: <system user dir>/wildcards/name.txt, then peer packs' folders (None: refused).
         self.wildcards_dir = wildcards_dir
+        # Uploaded tables and images (None: the upload routes answer 503 and batches cannot name uploads).
+        self.uploads = uploads
