@@ -10,6 +10,7 @@ from typing import Any
 from . import wildcards
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
+from .source_context import SourceContext
 from .sources import SOURCE_FIELDS, Row, WildcardPlan, expand_wildcards, rows, where
 from .templates import Template, coerce_value
 
@@ -78,7 +79,7 @@ def _seed_value(value: int, where: str) -> int:
 
 
 def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
-           loader: wildcards.Loader | None = None) -> list[JobSpec]:
+           loader: wildcards.Loader | None = None, context: SourceContext | None = None) -> list[JobSpec]:
     """Every job of the batch, in order, with typed values, coordinates and the seed each will use."""
     defaults = body.get("params") or {}
     if not isinstance(defaults, dict):
@@ -89,12 +90,12 @@ def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: ran
     if repeat > limits.max_repeat:
         raise too_large("too_many_jobs", f"repeat {repeat} is above the limit {limits.max_repeat}", limit=limits.max_repeat)
     seed = parse_seed(body.get("seed"))
-    found = rows(body, template, limits.max_jobs)
+    found = rows(body, template, limits.max_jobs, context)
     if not found:
         if all(body.get(name) is None for name in SOURCE_FIELDS):
             found = [Row({})]  # no sources: one row of params (times repeat), e.g. POST /generate
         else:
-            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table and matrix are empty")
+            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table, images and matrix are empty")
     total = len(found) * repeat
     if total > limits.max_jobs:
         raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs)

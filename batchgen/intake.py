@@ -19,6 +19,7 @@ from .expansion import JobSpec, expand, wildcard_plan
 from .host import HostValidationError
 from .models import Batch, Job
 from .registry import template_from_document
+from .source_context import SourceContext, upload_ids
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
 from .valuecheck import check_job_values
@@ -137,15 +138,24 @@ class IntakeMixin:
     async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
         """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
         loader = folder_loader(self.wildcards_dir)
+        context = await self._source_context(req)
 
         def run() -> list[JobSpec]:
             # Dumping the request is in the thread too: 10,000 rows take milliseconds the event loop should not spend.
             rows = req.model_dump(exclude_unset=True, exclude={"template"})
             if req.wildcards is not None:
                 rows["wildcards"] = req.wildcards.model_dump()
-            return expand(rows, template, self.config.limits, None, loader)
+            return expand(rows, template, self.config.limits, None, loader, context)
 
         return await asyncio.to_thread(run)
+
+    async def _source_context(self, req: BatchRequest) -> SourceContext:
+        """The uploads the request names (looked up now: expansion runs in a thread) and the input folder."""
+        uploads = getattr(self, "uploads", None)
+        if uploads is None:
+            return SourceContext()
+        names = upload_ids(req.model_dump(include={"table", "images"}, exclude_unset=True))
+        return SourceContext(await uploads.resolve(names) if names else {}, uploads.input_dir)
 
     async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
         """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
@@ -195,6 +205,10 @@ class IntakeMixin:
                     return existing, False
             raise
         self.dispatcher.wake()
+        uploads = getattr(self, "uploads", None)
+        names = upload_ids(new.request) if uploads is not None else []
+        if names:
+            await uploads.used(names)
         return batch, True
 
     async def generate(self, body: GenerateRequest | Mapping[str, Any], idempotency_key: str | None = None) -> tuple[Batch, bool, Job]:

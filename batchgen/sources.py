@@ -1,6 +1,6 @@
 """Sources of rows: each request field that makes jobs is one source yielding rows with their coordinates.
 
-Row sources (``prompts``, ``jobs``, ``table``) are concatenated in that order; axis sources (``matrix``) multiply
+Row sources (``prompts``, ``jobs``, ``table``, ``images``) are concatenated in that order; axis sources (``matrix``) multiply
 every row; then wildcards turn each row into one or more. A row's coordinates say where it came from, e.g.
 ``{"source": "table", "row": 17}`` or ``{"source": "prompts", "index": 2, "axes": {"width": 1}}``.
 """
@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import tables, wildcards
+from . import image_sets, tables, wildcards
 from .errors import ApiError, bad_request, too_large, unprocessable
+from .source_context import SourceContext, table_spec
 from .templates import Template
 
 PROMPT_PARAM = "prompt"
@@ -29,7 +30,7 @@ class Row:
     coords: dict[str, Any] = field(default_factory=dict)
 
 
-def _prompt_rows(prompts: Any, template: Template, max_jobs: int) -> list[Row]:
+def _prompt_rows(prompts: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
     if not isinstance(prompts, list):
         raise bad_request("invalid_prompts", "prompts must be a list of strings")
     if len(prompts) > max_jobs:
@@ -42,7 +43,7 @@ def _prompt_rows(prompts: Any, template: Template, max_jobs: int) -> list[Row]:
     return rows
 
 
-def _job_rows(jobs: Any, template: Template, max_jobs: int) -> list[Row]:
+def _job_rows(jobs: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
     if not isinstance(jobs, list):
         raise bad_request("invalid_jobs", "jobs must be a list of objects {param: value}")
     if len(jobs) > max_jobs:
@@ -55,24 +56,26 @@ def _job_rows(jobs: Any, template: Template, max_jobs: int) -> list[Row]:
     return rows
 
 
-def _table_rows(spec: Any, template: Template, max_jobs: int) -> list[Row]:
+def _table_rows(spec: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
+    spec = table_spec(spec, ctx, "table") if isinstance(spec, Mapping) else spec
     return [Row(values, {"source": "table", "row": number}) for number, values in tables.read_rows(spec, template, max_jobs)]
 
 
 # Request field → builder. The dashboard puts one form on each; a new source is one entry here and one model field.
-ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int], list[Row]]], ...] = (
-    ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows),
+ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int, SourceContext], list[Row]]], ...] = (
+    ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows), ("images", image_sets.image_rows),
 )
 AXIS_SOURCES = ("matrix",)
 SOURCE_FIELDS = tuple(name for name, _ in ROW_SOURCES) + AXIS_SOURCES
 
 
-def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
-    """Every row of every source, in order: prompts, jobs, table, each multiplied by the matrix."""
+def rows(body: Mapping[str, Any], template: Template, max_jobs: int, ctx: SourceContext | None = None) -> list[Row]:
+    """Every row of every source, in order: prompts, jobs, table, images, each multiplied by the matrix."""
     out: list[Row] = []
+    ctx = ctx or SourceContext()
     for name, build in ROW_SOURCES:
         if body.get(name) is not None:
-            out += build(body[name], template, max_jobs)
+            out += build(body[name], template, max_jobs, ctx)
             if len(out) > max_jobs:
                 raise too_large("too_many_jobs", f"batch has more than {max_jobs} jobs", limit=max_jobs)
     matrix = body.get("matrix")
