@@ -173,6 +173,15 @@ class IntakeMixin:
         await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
 
     async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        uploads = getattr(self, "uploads", None)
+        if uploads is None:
+            return await self._create_held(req, template, idempotency_key, fingerprint)
+        # The uploads it names cannot be deleted between being read and the batch being committed.
+        with uploads.hold(upload_ids(req.model_dump(include={"table", "images"}, exclude_unset=True))):
+            return await self._create_held(req, template, idempotency_key, fingerprint)
+
+    async def _create_held(self, req: BatchRequest, template: Template, idempotency_key: str | None,
+                           fingerprint: str) -> tuple[Batch, bool]:
         req = self._fill_in(req)
         specs = await self._expand(req, template)
         problems = await self._check(template, specs)

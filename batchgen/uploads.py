@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,21 @@ class Uploads:
         self.input_dir = input_dir
         self.max_bytes, self.max_pixels, self.ttl_hours = max_bytes, max_pixels, ttl_hours
         self._last_cleanup = 0.0
+        # Upload ids a batch being accepted right now has read (this process): not deleted until it is committed.
+        self._held: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def hold(self, upload_ids: list[str]) -> Iterator[None]:
+        """While a batch naming these uploads is being accepted, delete and cleanup leave them alone."""
+        for i in upload_ids:
+            self._held[i] = self._held.get(i, 0) + 1
+        try:
+            yield
+        finally:
+            for i in upload_ids:
+                self._held[i] -= 1
+                if not self._held[i]:
+                    del self._held[i]
 
     @property
     def images_dir(self) -> Path | None:
@@ -176,6 +192,9 @@ class Uploads:
     async def delete(self, upload_id: str) -> UploadRecord:
         """Delete an upload and its file; 409 while an unfinished batch uses it."""
         await self.get(upload_id)
+        if upload_id in self._held:
+            raise conflict("upload_in_use", f"upload {upload_id} is being used by a batch that is being accepted right now; "
+                           "try again in a moment", batches=[])
         record, users = await self.records.delete_unused(upload_id)
         if record is None:
             raise not_found("upload_not_found", f"no upload {upload_id!r}", upload=upload_id)
@@ -199,6 +218,8 @@ class Uploads:
         self._last_cleanup = now
         removed = 0
         for rec in await self.records.stale(now - self.ttl_hours * 3600.0):
+            if rec.id in self._held:
+                continue
             deleted, users = await self.records.delete_unused(rec.id)
             if deleted is not None and not users:
                 self._remove_file(deleted)

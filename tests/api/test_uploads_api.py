@@ -237,3 +237,19 @@ async def test_preview_equals_submission_for_random_image_set_bodies(env):
         jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs?limit=1000")).json())["jobs"]
         assert batch["total"] == preview["total"] == len(chosen) * body["repeat"]
         assert [{"idx": j["idx"], "params": j["params"], "seed": j["seed"], "coords": j["coords"]} for j in jobs] == preview["jobs"]
+
+
+async def test_an_upload_cannot_be_deleted_while_a_batch_naming_it_is_being_accepted(env):
+    up = await upload(env, GBK_CSV.encode("gbk"), "t.csv", "text/csv")
+    seen = {}
+    check = env.service._check
+
+    async def delete_meanwhile(template, specs, every=False):
+        resp = await env.client.delete(f"{API}/uploads/{up['id']}")  # arrives after the table was read, before the commit
+        seen["status"], seen["body"] = resp.status, await resp.json()
+        return await check(template, specs, every)
+
+    env.service._check = delete_meanwhile
+    batch = await create(env, {"template": "text-card", "table": {"upload": up["id"]}})
+    assert seen["status"] == 409 and seen["body"]["error"] == "upload_in_use", seen
+    assert batch["total"] == 30 and (env.user_dir / "uploads" / f"{up['id']}.csv").is_file()
