@@ -56,10 +56,10 @@ def classify(head: bytes, name: str, content_type: str, kind: str | None, fmt: s
         if fmt is not None and fmt != image:
             raise unsupported(f"the file is a {image.upper()}, not {fmt}")
         return "image", image
-    if wants_image:
-        raise unsupported("the file is not an image (its first bytes are not those of a PNG, JPEG or WEBP file)")
     if image is not None:
         raise ApiError(415, "unsupported_upload_type", "kind is table but the file is an image; tables are CSV, TSV, JSONL or .xlsx")
+    if wants_image:
+        raise unsupported("the file is not an image (its first bytes are not those of a PNG, JPEG or WEBP file)")
     if head.startswith(ZIP_MAGIC):
         if fmt not in (None, "xlsx"):
             raise ApiError(415, "unsupported_upload_type", f"the file is a zip archive (.xlsx), not {fmt}")

@@ -106,6 +106,9 @@ def test_classify_trusts_bytes_over_names():
         with pytest.raises(ApiError) as err:
             classify(head, name, ctype, kind, None)
         assert err.value.status == 415
+    with pytest.raises(ApiError) as err:
+        classify(png(), "p.png", "image/png", "table", None)
+    assert "kind is table" in err.value.message
 
 
 def lying_zip(real: int, claimed: int) -> bytes:
