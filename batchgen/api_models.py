@@ -61,6 +61,7 @@ class InlineTemplate(ApiModel):
 
 
 TemplateRef = Annotated[str | InlineTemplate, Field(description="A template id (GET /templates) or an inline {workflow, bindings}.")]
+UploadId = Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{32}$", description="An upload id (32 hex characters).")]
 
 class TableSource(ApiModel):
     """A table sent inline: the header row names the parameters; each data row is one job."""
@@ -70,8 +71,24 @@ class TableSource(ApiModel):
     text: Annotated[str, Field(strict=True)] | None = Field(None, description="The table as text (give text or data_base64).")
     data_base64: Annotated[str, Field(strict=True)] | None = Field(
         None, description="The file's bytes, base64: UTF-8 (with or without BOM), UTF-16 with BOM or GBK/GB18030 are detected.")
-    encoding: Annotated[str, Field(strict=True, max_length=40)] | None = Field(None, description="Override the detected encoding of data_base64.")
+    upload: UploadId | None = Field(None, description="The id of a table uploaded with POST /uploads (its format unless format is given).")
+    encoding: Annotated[str, Field(strict=True, max_length=40)] | None = Field(
+        None, description="Override the detected encoding of data_base64 or of the upload.")
     columns: dict[str, str | None] | None = Field(None, description="{column header: parameter name}; null skips the column.")
+
+
+class ImageSetSource(ApiModel):
+    """Every image of a list of uploads, or of a subfolder of ComfyUI's input folder, is one job for an image parameter."""
+
+    upload: Annotated[list[UploadId], Field(min_length=1, max_length=100_000)] | None = Field(
+        None, description="Upload ids of images (POST /uploads), in job order.")
+    folder: Annotated[str, Field(strict=True, min_length=1, max_length=500)] | None = Field(
+        None, description="A subfolder of ComfyUI's input folder: its .png/.jpg/.jpeg/.webp files in natural order (img2 before img10).")
+    param: Annotated[str, Field(strict=True, max_length=200)] | None = Field(
+        None, description="The image parameter the files go to; default: the template's only image parameter.")
+    table: TableSource | None = Field(None, description="Per-image values: one row per image, matched by file name on the match column.")
+    match: Annotated[str, Field(strict=True, min_length=1, max_length=200)] = Field(
+        "file", description="The table column holding each row's file name (or upload id).")
 
 
 class WildcardOptions(ApiModel):
@@ -105,6 +122,7 @@ class BatchRequest(ApiModel):
     prompts: list[str] | None = Field(None, description="One job per string, as the prompt parameter.")
     jobs: list[Values] | None = Field(None, description="One job per object {param: value}; follows prompts.")
     table: TableSource | None = Field(None, description="One job per data row of a CSV/TSV/JSONL table; follows prompts and jobs.")
+    images: ImageSetSource | None = Field(None, description="One job per image of uploads or of an input subfolder; follows table.")
     matrix: dict[str, list[Any]] | None = Field(None, description="Every combination of the axes, combined with each prompts/jobs/table row.")
     axes: Annotated[list[AxisEntry], Field(min_length=1, max_length=16)] | None = Field(None, description=AXES_DESCRIPTION)
     wildcards: WildcardOptions | None = Field(None, description="Expand {a|b}, {2::a|b} and __name__ in text values (off when absent).")
@@ -116,7 +134,7 @@ class BatchRequest(ApiModel):
 
     codes: ClassVar[dict[str, str]] = {**_COMMON_CODES, "prompts": "invalid_prompts", "jobs": "invalid_jobs",
                                        "matrix": "invalid_matrix", "axes": "invalid_axes", "repeat": "invalid_repeat", "table": "invalid_table",
-                                       "wildcards": "invalid_wildcards"}
+                                       "wildcards": "invalid_wildcards", "images": "invalid_images"}
     hints: ClassVar[dict[str, str]] = {**_COMMON_HINTS, "prompts": "prompts must be a list of strings",
                                        "jobs": "jobs must be a list of objects {param: value}",
                                        "matrix": "matrix must be an object {param: [values]}",
@@ -162,10 +180,10 @@ class GenerateRequest(ApiModel):
     @classmethod
     def precheck(cls, data: dict[str, Any]) -> None:
         """Row fields make more than one job: they belong to POST /batches."""
-        if any(k in data for k in ("prompts", "jobs", "matrix", "axes", "repeat", "table", "wildcards")):
+        if any(k in data for k in ("prompts", "jobs", "matrix", "axes", "repeat", "table", "images", "wildcards")):
             raise bad_request("not_a_single_job",
-                              "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, table, matrix, axes, wildcards "
-                              "or repeat")
+                              "POST /generate makes one job; use POST /batchgen/v1/batches for prompts, jobs, table, images, matrix, "
+                              "axes, wildcards or repeat")
 
 
 class TemplateRequest(ApiModel):

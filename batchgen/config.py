@@ -164,6 +164,10 @@ class Config:
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     max_streams: int = 64
+    # Uploads (batchgen/uploads.py): bytes of one file, pixels of one image, hours an unused upload is kept (0: forever).
+    max_upload_bytes: int = 64 * 1024 * 1024
+    max_upload_pixels: int = 70_000_000
+    upload_ttl_hours: int = 168
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -190,6 +194,9 @@ class Config:
             trusted_proxies=env.ips("BATCHGEN_TRUSTED_PROXIES"),
             cors_origins=env.origins("BATCHGEN_CORS_ORIGINS"),
             max_streams=env.integer("BATCHGEN_MAX_STREAMS", 64, 1, 10_000),
+            max_upload_bytes=env.integer("BATCHGEN_MAX_UPLOAD_MB", 64, 1, 4096) * 1024 * 1024,
+            max_upload_pixels=env.integer("BATCHGEN_MAX_UPLOAD_MEGAPIXELS", 70, 1, 1000) * 1_000_000,
+            upload_ttl_hours=env.integer("BATCHGEN_UPLOAD_TTL_HOURS", 168, 0, 87_600),
             problems=tuple(env.problems),
         )
         for problem in config.problems:

@@ -11,6 +11,7 @@ from typing import Any
 from . import axes, wildcards
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
+from .source_context import SourceContext
 from .sources import SOURCE_FIELDS, Row, WildcardPlan, base_rows, combos, expand_wildcards, grid, where
 from .templates import Template, coerce_value
 
@@ -82,9 +83,9 @@ def _seed_value(value: int, where: str) -> int:
 
 
 def expand(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
-           loader: wildcards.Loader | None = None) -> list[JobSpec]:
+           loader: wildcards.Loader | None = None, context: SourceContext | None = None) -> list[JobSpec]:
     """Every job of the batch, in order, with typed values, coordinates and the seed each will use."""
-    return list(plan(body, template, limits, rng, loader))
+    return list(plan(body, template, limits, rng, loader, context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ class Expansion:
 
 
 def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: random.Random | None = None,
-         loader: wildcards.Loader | None = None) -> Expansion:
+         loader: wildcards.Loader | None = None, context: SourceContext | None = None) -> Expansion:
     """The batch's jobs as a lazy sequence: sources read, values typed and counted up front, each job built when iterated.
 
     Values are typed once per source row and once per axis value, not once per job, so a 100,000-cell grid costs
@@ -119,7 +120,7 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
     if repeat > limits.max_repeat:
         raise too_large("too_many_jobs", f"repeat {repeat} is above the limit {limits.max_repeat}", limit=limits.max_repeat)
     seed = parse_seed(body.get("seed"))
-    found = base_rows(body, template, limits.max_jobs)
+    found = base_rows(body, template, limits.max_jobs, context)
     dims = grid(body, limits.max_jobs)
     cells = math.prod(d.size for d in dims)
     if dims:
@@ -132,7 +133,7 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
         if all(body.get(name) is None for name in SOURCE_FIELDS):
             found = [Row({})]  # no sources: one row of params (times repeat), e.g. POST /generate
         else:
-            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table and matrix are empty")
+            raise unprocessable("empty_batch", "the batch has no jobs: prompts, jobs, table, images, matrix and axes are empty")
     total = len(found) * cells * repeat
     if total > limits.max_jobs:
         raise too_large("too_many_jobs", f"batch has {total} jobs; the limit is {limits.max_jobs}", limit=limits.max_jobs, count=total)

@@ -18,6 +18,7 @@ SYSTEM_USER_DIR_NAME = "batchgen"
 DB_FILENAME = "batchgen.sqlite3"
 TEMPLATES_DIRNAME = "templates"
 WILDCARDS_DIRNAME = "wildcards"
+UPLOADS_DIRNAME = "uploads"
 
 # Top-level output subfolder; every batch writes into its own folder below it.
 OUTPUT_ROOT = "batchgen"

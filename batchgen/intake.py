@@ -21,6 +21,7 @@ from .jobscan import JobScan, scan
 from .models import Batch, Job
 from .registry import template_from_document
 from .sheets import grid_description
+from .source_context import SourceContext, upload_ids
 from .sources import grid
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
@@ -140,13 +141,14 @@ class IntakeMixin:
     async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
         """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
         loader = folder_loader(self.wildcards_dir)
+        context = await self._source_context(req)
 
         def run() -> list[JobSpec]:
             # Dumping the request is in the thread too: 10,000 rows take milliseconds the event loop should not spend.
             rows = req.model_dump(exclude_unset=True, exclude={"template"})
             if req.wildcards is not None:
                 rows["wildcards"] = req.wildcards.model_dump()
-            return expand(rows, template, self.config.limits, None, loader)
+            return expand(rows, template, self.config.limits, None, loader, context)
 
         return await asyncio.to_thread(run)
 
@@ -160,14 +162,23 @@ class IntakeMixin:
     async def _plan(self, req: BatchRequest, template: Template, keep: int) -> JobScan:
         """(Preview.) The request's jobs scanned once in a thread without keeping them: count, first ``keep`` jobs, what checks need."""
         loader = folder_loader(self.wildcards_dir)
+        context = await self._source_context(req)
 
         def run() -> JobScan:
             body = req.model_dump(exclude_unset=True, exclude={"template"})
             if req.wildcards is not None:
                 body["wildcards"] = req.wildcards.model_dump()
-            return scan(plan(body, template, self.config.limits, None, loader).scanning(keep), list(template.bindings), keep)
+            return scan(plan(body, template, self.config.limits, None, loader, context).scanning(keep), list(template.bindings), keep)
 
         return await asyncio.to_thread(run)
+
+    async def _source_context(self, req: BatchRequest) -> SourceContext:
+        """The uploads the request names (looked up now: expansion runs in a thread) and the input folder."""
+        uploads = getattr(self, "uploads", None)
+        if uploads is None:
+            return SourceContext()
+        names = upload_ids(req.model_dump(include={"table", "images"}, exclude_unset=True))
+        return SourceContext(await uploads.resolve(names) if names else {}, uploads.input_dir)
 
     async def _check(self, template: Template, jobs: list[JobSpec] | JobScan, every: bool = False) -> list[ApiError]:
         """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
@@ -186,6 +197,15 @@ class IntakeMixin:
         await asyncio.to_thread(check_job_values, template, found, self.host.node_definitions())
 
     async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        uploads = getattr(self, "uploads", None)
+        if uploads is None:
+            return await self._create_held(req, template, idempotency_key, fingerprint)
+        # The uploads it names cannot be deleted between being read and the batch being committed.
+        with uploads.hold(upload_ids(req.model_dump(include={"table", "images"}, exclude_unset=True))):
+            return await self._create_held(req, template, idempotency_key, fingerprint)
+
+    async def _create_held(self, req: BatchRequest, template: Template, idempotency_key: str | None,
+                           fingerprint: str) -> tuple[Batch, bool]:
         req = self._fill_in(req)
         specs = await self._expand(req, template)
         problems = await self._check(template, specs)
@@ -222,6 +242,10 @@ class IntakeMixin:
                     return existing, False
             raise
         self.dispatcher.wake()
+        uploads = getattr(self, "uploads", None)
+        names = upload_ids(new.request) if uploads is not None else []
+        if names:
+            await uploads.used(names)
         return batch, True
 
     async def generate(self, body: GenerateRequest | Mapping[str, Any], idempotency_key: str | None = None) -> tuple[Batch, bool, Job]:

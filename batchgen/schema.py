@@ -103,6 +103,28 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        5,
+        # Uploaded tables and images (batchgen/uploads.py): server-chosen id and stored file, the sanitised original name
+        # for display only, and when it was last used by a batch (unused uploads are cleaned up after BATCHGEN_UPLOAD_TTL_HOURS).
+        """
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            format TEXT NOT NULL,
+            name TEXT NOT NULL,
+            stored TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            info_json TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            last_used_at REAL NOT NULL
+        );
+        CREATE INDEX uploads_kind_created ON uploads(kind, created_at)
+        """,
+    ),
+    (
         6,
         # Contact sheets of grid batches (batchgen/sheets.py): the pages made for a batch, and the seq of the batch event
         # (its finish) they were made for, so one process renders each finish and a retried batch's next finish renders

@@ -13,6 +13,7 @@ from .preview import PreviewMixin
 from .registry import TemplateRegistry
 from .sheets import ContactSheets
 from .store import Store
+from .uploads import Uploads
 
 __all__ = ["BatchService", "request_hash", "slugify"]
 
@@ -21,7 +22,7 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
     """Glue between routes, store, registry, host and dispatcher."""
 
     def __init__(self, store: Store, host: Host, registry: TemplateRegistry, dispatcher: Dispatcher, config: Config,
-                 version: str = "0", wildcards_dir: Path | list[Path] | None = None) -> None:
+                 version: str = "0", wildcards_dir: Path | list[Path] | None = None, uploads: Uploads | None = None) -> None:
         self.store = store
         self.host = host
         self.registry = registry
@@ -32,3 +33,5 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
         self.wildcards_dir = wildcards_dir
         # Contact sheets of grid batches, made when a batch's finish is committed (batchgen/sheets.py).
         self.sheets = ContactSheets(store, host)
+        # Uploaded tables and images (None: the upload routes answer 503 and batches cannot name uploads).
+        self.uploads = uploads

@@ -1,7 +1,8 @@
 """Sources of rows: each request field that makes jobs is one source yielding rows with their coordinates.
 
-Row sources (``prompts``, ``jobs``, ``table``) are concatenated in that order; axis sources (``matrix``, ``axes``)
-multiply every row by their grid dimensions; then wildcards turn each row into one or more. A row's coordinates say where it came from, e.g.
+Row sources (``prompts``, ``jobs``, ``table``, ``images``) are concatenated in that order; axis sources (``matrix``,
+``axes``) multiply every row by their grid dimensions; then wildcards turn each row into one or more. A row's
+coordinates say where it came from, e.g.
 ``{"source": "table", "row": 17}`` or ``{"source": "prompts", "index": 2, "axes": {"width": 1}}``.
 """
 
@@ -14,8 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import axes, tables, wildcards
+from . import axes, image_sets, tables, wildcards
 from .errors import ApiError, bad_request, too_large, unprocessable
+from .source_context import SourceContext, table_spec
 from .templates import Template
 
 PROMPT_PARAM = "prompt"
@@ -29,7 +31,7 @@ class Row:
     coords: dict[str, Any] = field(default_factory=dict)
 
 
-def _prompt_rows(prompts: Any, template: Template, max_jobs: int) -> list[Row]:
+def _prompt_rows(prompts: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
     if not isinstance(prompts, list):
         raise bad_request("invalid_prompts", "prompts must be a list of strings")
     if len(prompts) > max_jobs:
@@ -42,7 +44,7 @@ def _prompt_rows(prompts: Any, template: Template, max_jobs: int) -> list[Row]:
     return rows
 
 
-def _job_rows(jobs: Any, template: Template, max_jobs: int) -> list[Row]:
+def _job_rows(jobs: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
     if not isinstance(jobs, list):
         raise bad_request("invalid_jobs", "jobs must be a list of objects {param: value}")
     if len(jobs) > max_jobs:
@@ -55,13 +57,14 @@ def _job_rows(jobs: Any, template: Template, max_jobs: int) -> list[Row]:
     return rows
 
 
-def _table_rows(spec: Any, template: Template, max_jobs: int) -> list[Row]:
+def _table_rows(spec: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
+    spec = table_spec(spec, ctx, "table") if isinstance(spec, Mapping) else spec
     return [Row(values, {"source": "table", "row": number}) for number, values in tables.read_rows(spec, template, max_jobs)]
 
 
 # Request field → builder. The dashboard puts one form on each; a new source is one entry here and one model field.
-ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int], list[Row]]], ...] = (
-    ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows),
+ROW_SOURCES: tuple[tuple[str, Callable[[Any, Template, int, SourceContext], list[Row]]], ...] = (
+    ("prompts", _prompt_rows), ("jobs", _job_rows), ("table", _table_rows), ("images", image_sets.image_rows),
 )
 # Axis sources multiply every row by their grid dimensions (batchgen/axes.py); coords gain {"axes": {param: index}}.
 AXIS_SOURCES: tuple[tuple[str, Callable[[Any, int], list[axes.Dimension]]], ...] = (
@@ -71,12 +74,13 @@ AXIS_SOURCES: tuple[tuple[str, Callable[[Any, int], list[axes.Dimension]]], ...]
 SOURCE_FIELDS = tuple(name for name, _ in ROW_SOURCES) + tuple(name for name, _ in AXIS_SOURCES)
 
 
-def base_rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
-    """Every row of every row source, in order: prompts, jobs, table (before the axes multiply them)."""
+def base_rows(body: Mapping[str, Any], template: Template, max_jobs: int, ctx: SourceContext | None = None) -> list[Row]:
+    """Every row of every row source, in order: prompts, jobs, table, images (before the axes multiply them)."""
     out: list[Row] = []
+    ctx = ctx or SourceContext()
     for name, build in ROW_SOURCES:
         if body.get(name) is not None:
-            out += build(body[name], template, max_jobs)
+            out += build(body[name], template, max_jobs, ctx)
             if len(out) > max_jobs:
                 raise too_large("too_many_jobs", f"batch has more than {max_jobs} jobs", limit=max_jobs)
     return out
@@ -95,9 +99,9 @@ def grid(body: Mapping[str, Any], max_jobs: int) -> list[axes.Dimension]:
     return dims
 
 
-def rows(body: Mapping[str, Any], template: Template, max_jobs: int) -> list[Row]:
-    """Every row of every source, in order: prompts, jobs, table, each multiplied by the grid's dimensions."""
-    out = base_rows(body, template, max_jobs)
+def rows(body: Mapping[str, Any], template: Template, max_jobs: int, ctx: SourceContext | None = None) -> list[Row]:
+    """Every row of every source, in order: prompts, jobs, table, images, each multiplied by the grid's dimensions."""
+    out = base_rows(body, template, max_jobs, ctx)
     dims = grid(body, max_jobs)
     if not dims:
         return out

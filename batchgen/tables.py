@@ -61,40 +61,78 @@ def decode(data: bytes, encoding: str | None = None) -> str:
                           "save it as CSV UTF-8 or give table.encoding") from None
 
 
+# An uploaded table's bytes, put into the spec by the table source (batchgen/sources.py) in place of "upload".
+DATA_KEY = "_data"
+
+
 def table_text(spec: Mapping[str, Any]) -> str:
-    """The table's text: ``text`` as sent, or ``data_base64`` decoded to bytes and then to text."""
-    if (spec.get("text") is None) == (spec.get("data_base64") is None):
-        raise bad_request("invalid_table", "table needs exactly one of text and data_base64", field="table")
-    if spec.get("encoding") is not None and spec.get("data_base64") is None:
-        raise bad_request("invalid_table", "table.encoding applies to data_base64 only (text is already text)", field="table.encoding")
+    """The table's text: ``text`` as sent, or the bytes (``data_base64`` or an upload's file) decoded to text."""
+    if sum(spec.get(k) is not None for k in ("text", "data_base64", DATA_KEY)) != 1:
+        raise bad_request("invalid_table", "table needs exactly one of text, data_base64 and upload", field="table")
+    if spec.get("encoding") is not None and spec.get("text") is not None:
+        raise bad_request("invalid_table", "table.encoding applies to data_base64 or an upload only (text is already text)",
+                          field="table.encoding")
     if spec.get("text") is not None:
         text = spec["text"]
         return text[1:] if text.startswith("\ufeff") else text
-    return decode(_base64(spec["data_base64"]), spec.get("encoding"))
+    return decode(_bytes(spec), spec.get("encoding"))
+
+
+def _bytes(spec: Mapping[str, Any]) -> bytes:
+    return spec[DATA_KEY] if spec.get(DATA_KEY) is not None else _base64(spec["data_base64"])
+
+
+def inspect(data: bytes, fmt: str) -> tuple[list[str], int]:
+    """(column names, data rows) of a table file, without a template: what an upload is checked with."""
+    records = _xlsx({DATA_KEY: data}) if fmt == "xlsx" else None
+    if records is None:
+        text = decode(data)
+        records = _jsonl(text) if fmt == "jsonl" else _delimited(text, "\t" if fmt == "tsv" else ",")
+    headers = records.headers or list(dict.fromkeys(k for _, r in records.rows[:1000] for k in r))
+    return [h for h in headers if h], len(records.rows)
 
 
 def read_rows(spec: Mapping[str, Any], template: Template, max_rows: int) -> list[tuple[int, dict[str, Any]]]:
     """(row number, {param: typed value}) for every data row; empty cells are left out so ``params`` fills them."""
+    return [(number, values) for number, _, values in _read(spec, template, max_rows, None)]
+
+
+def read_keyed_rows(spec: Mapping[str, Any], template: Template, max_rows: int, key: str) -> list[tuple[int, Any, dict[str, Any]]]:
+    """(row number, the cell of column ``key``, {param: typed value}) per row; ``key`` is a column, not a parameter."""
+    return _read(spec, template, max_rows, key)
+
+
+def _read(spec: Mapping[str, Any], template: Template, max_rows: int, key: str | None) -> list[tuple[int, Any, dict[str, Any]]]:
     fmt = spec.get("format", "csv")
     if fmt == "xlsx":
         records = _xlsx(spec)
     else:
         text = table_text(spec)
         records = _jsonl(text) if fmt == "jsonl" else _delimited(text, "\t" if fmt == "tsv" else ",")
-    columns = _column_map(records, spec.get("columns") or {}, template) if fmt != "jsonl" else None
-    out: list[tuple[int, dict[str, Any]]] = []
+    mapping = dict(spec.get("columns") or {})
+    if key is not None:
+        if fmt != "jsonl" and key not in records.headers:
+            raise bad_request("invalid_table_column", f"the table has no column {key!r} naming each row's file; its columns are: "
+                              f"{', '.join(h for h in records.headers if h)}", column=key)
+        mapping[key] = None
+    columns = _column_map(records, mapping, template) if fmt != "jsonl" else None
+    out: list[tuple[int, Any, dict[str, Any]]] = []
     for number, record in records.rows:
         if len(out) >= max_rows:
             raise too_large("too_many_jobs", f"the table has more than {max_rows} rows; the limit is {max_rows}", limit=max_rows)
+        cell = record.get(key) if key is not None else None
+        if key is not None and (cell is None or str(cell).strip() == ""):
+            raise bad_request("invalid_table_value", f"row {number}, column {key!r}: empty; each row names the file it belongs to",
+                              row=number, column=key)
         if fmt == "jsonl":
-            record = _jsonl_record(record, spec.get("columns") or {}, template, number)
+            record = _jsonl_record(record, mapping, template, number)
         values: dict[str, Any] = {}
-        for header, cell in record.items():
+        for header, value in record.items():
             param = columns.get(header) if columns is not None else header
-            if param is None or cell is None or cell == "":
+            if param is None or value is None or value == "":
                 continue
-            values[param] = _typed(cell, template, param, number, header)
-        out.append((number, values))
+            values[param] = _typed(value, template, param, number, header)
+        out.append((number, cell, values))
     return out
 
 
@@ -124,10 +162,10 @@ def _delimited(text: str, delimiter: str) -> _Records:
 
 
 def _xlsx(spec: Mapping[str, Any]) -> _Records:
-    if spec.get("data_base64") is None or spec.get("text") is not None or spec.get("encoding") is not None:
-        raise bad_request("invalid_table", "an xlsx table is sent as data_base64 (the file's bytes), without text or encoding",
+    if (spec.get("data_base64") is None and spec.get(DATA_KEY) is None) or spec.get("text") is not None or spec.get("encoding") is not None:
+        raise bad_request("invalid_table", "an xlsx table is sent as data_base64 (the file's bytes) or an upload, without text or encoding",
                           field="table")
-    headers, cells = xlsx.read_sheet(_base64(spec["data_base64"]))
+    headers, cells = xlsx.read_sheet(_bytes(spec))
     rows = []
     for number, row in cells:
         if len(row) > len(headers) and any(c != "" for c in row[len(headers):]):

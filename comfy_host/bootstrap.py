@@ -29,6 +29,13 @@ def output_directory() -> Path:
     return Path(folder_paths.get_output_directory())
 
 
+def input_directory() -> Path:
+    """ComfyUI's input folder (LoadImage reads uploaded images from its batchgen/ subfolder)."""
+    import folder_paths
+
+    return Path(folder_paths.get_input_directory())
+
+
 def wildcard_dirs(user_dir: Path) -> list[Path]:
     """Ours first, then Impact Pack's and dynamicprompts' wildcard folders when those packs are installed."""
     import folder_paths
@@ -56,6 +63,8 @@ def install(package_dir: Path, version: str) -> None:
     from ..batchgen.registry import TemplateRegistry
     from ..batchgen.service import BatchService
     from ..batchgen.store import Store
+    from ..batchgen.store.uploads_sql import UploadRecords
+    from ..batchgen.uploads import Uploads
     from ..server_routes import make_context, register
     from ..server_routes.cors import cors_middleware
     from .adapter import ComfyHost
@@ -67,7 +76,9 @@ def install(package_dir: Path, version: str) -> None:
     store = Store(user_dir / ids.DB_FILENAME, inline_reads=config.reads == "inline")
     registry = TemplateRegistry(package_dir / "workflows", user_dir / ids.TEMPLATES_DIRNAME)
     dispatcher = Dispatcher(store, host, config)
-    service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=wildcard_dirs(user_dir))
+    uploads = Uploads(UploadRecords(store), user_dir / ids.UPLOADS_DIRNAME, input_directory(), config.max_upload_bytes,
+                      config.max_upload_pixels, config.upload_ttl_hours)
+    service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=wildcard_dirs(user_dir), uploads=uploads)
     mounted = register(server.routes, service, make_context(service, user_dir))
     # Outermost, before ComfyUI's origin check (the app is not frozen yet at import): it acts only on our own handlers.
     server.app.middlewares.insert(0, cors_middleware(mounted, config.cors_origins))
@@ -81,6 +92,11 @@ def install(package_dir: Path, version: str) -> None:
             log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
         except Exception:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
+            return
+        try:
+            await uploads.cleanup(force=True)
+        except Exception:
+            log.exception("[batchgen] cleanup of unused uploads failed; it is tried again later")
 
     server.app.on_startup.append(on_startup)
     if config.debug:

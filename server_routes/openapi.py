@@ -21,7 +21,8 @@ _STATUS_TEXT = {
     408: "The request body did not arrive completely in time (BATCHGEN_READ_TIMEOUT).",
     409: "Conflicts with the current state of the batch, job or template.",
     413: "The body or the batch is larger than the server accepts (details.limit holds the limit).",
-    415: "The body must be sent with Content-Type: application/json (send {} when there is nothing to say).",
+    415: "The body must be sent with Content-Type: application/json (send {} when there is nothing to say); "
+         "an upload must be multipart/form-data with a PNG, JPEG or WEBP image or a CSV, TSV, JSONL or .xlsx table.",
     422: "Well-formed but not acceptable.",
     429: "Too many open event streams (BATCHGEN_MAX_STREAMS); retry after Retry-After seconds.",
     503: "The batch database is not open or is locked by another process; retry after Retry-After seconds.",
@@ -34,6 +35,8 @@ def _schemas(routes: list[Route]) -> tuple[dict[tuple[type[BaseModel], str], dic
     for route in routes:
         if route.body is not None:
             wanted.append((route.body, "validation"))
+        if route.form is not None:
+            wanted.append((route.form, "validation"))
         wanted += [(model, "serialization") for model in route.responses.values()]
     unique = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(unique, ref_template=REF)
@@ -85,6 +88,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict[str, A
     if route.body is not None:
         op["requestBody"] = {"required": route.body_required,
                              "content": {"application/json": {"schema": refs[(route.body, "validation")]}}}
+    if route.form is not None:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": refs[(route.form, "validation")]}}}
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):
         description = (model.__doc__ or "").strip().splitlines()[0] or "OK"

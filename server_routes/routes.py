@@ -6,7 +6,8 @@ from ..batchgen import api_export as export_models
 from ..batchgen import api_models as q
 from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
-from . import batches, export, health, stream, templates, tokens
+from ..batchgen import api_uploads as up
+from . import batches, export, health, stream, templates, tokens, uploads
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
@@ -14,6 +15,9 @@ JOB_ID = {"job_id": {"description": "Job id: ASCII digits only; anything else is
                      "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 TOKEN_ID = {"token_id": {"description": "Token id (from GET /tokens).", "schema": {"type": "string"}}}
 TEMPLATE_ID = {"template_id": {"description": "Template id.", "schema": {"type": "string"}}}
+UPLOAD_ID = {"upload_id": {"description": "Upload id (32 hex characters).", "schema": {"type": "string"}}}
+NO_UPLOAD = {404: ("upload_not_found",)}
+UPLOADS_OFF = {503: ("uploads_unavailable",)}
 
 NO_BATCH = {404: ("batch_not_found",)}
 FINISHED = {409: ("batch_finished",)}
@@ -22,15 +26,25 @@ TEMPLATE_ERRORS = ("missing_template", "invalid_template", "invalid_workflow", "
                    "invalid_max_attempts", "invalid_params", "invalid_idempotency_key")
 CREATE_ERRORS = {
     400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat", "invalid_table",
-          "invalid_table_column", "invalid_table_value", "invalid_wildcards", "invalid_wildcard", "wildcard_not_found"),
+          "invalid_table_column", "invalid_table_value", "invalid_wildcards", "invalid_wildcard", "wildcard_not_found",
+          "invalid_images"),
     404: ("template_not_found",),
     413: ("too_many_jobs", "table_too_large"),
-    422: ("empty_batch", "value_too_long", "image_not_found", "idempotency_key_reused"),
+    422: ("empty_batch", "value_too_long", "image_not_found", "idempotency_key_reused", "upload_not_found", "wrong_upload_kind",
+          "image_folder_not_found", "no_input_dir"),
 }
 GENERATE_ERRORS = {**CREATE_ERRORS, 400: (*TEMPLATE_ERRORS, "invalid_prompt_text", "not_a_single_job")}
 # A preview answers 200 with the submission's problems in its body; only a body it cannot read is an error.
 PREVIEW_ERRORS = {400: (*TEMPLATE_ERRORS, "invalid_prompts", "invalid_jobs", "invalid_matrix", "invalid_repeat", "invalid_table",
-                        "invalid_wildcards", "invalid_pagination"), 404: ("template_not_found",)}
+                        "invalid_wildcards", "invalid_images", "invalid_pagination"), 404: ("template_not_found",)}
+UPLOAD_ERRORS = {
+    400: ("invalid_multipart", "missing_file", "empty_upload", "invalid_file_name", "invalid_image", "invalid_table",
+          "invalid_table_value"),
+    409: ("no_input_dir",),
+    413: ("upload_too_large", "image_too_large", "table_too_large"),
+    415: ("unsupported_upload_type",),
+    **UPLOADS_OFF,
+}
 CONTROL = "Send {} (or an empty body) with Content-Type: application/json; without it the answer is 415."
 
 
@@ -121,6 +135,21 @@ ROUTES: list[Route] = [
           description="Every event after the Last-Event-ID header (or ?after=), then new ones as they commit, as "
                       "`id: <seq>` / `event: <type>` / `data: <JSON as in GET /events>`; a `: heartbeat` comment every 15 s. "
                       "429 too_many_streams (Retry-After) beyond BATCHGEN_MAX_STREAMS open streams."),
+    Route("POST", "/uploads", uploads.create_upload, "createUpload", "Upload a table or an image (multipart/form-data)", "uploads",
+          "submit", {201: up.Upload}, UPLOAD_ERRORS, form=up.UploadForm,
+          description="One file per request, as the part named file (curl -F file=@prompts.csv). Images (PNG, JPEG, WEBP) are verified, "
+                      "EXIF-rotated and re-encoded without metadata into ComfyUI's input folder (batchgen/<id>.png); tables (CSV, TSV, "
+                      "JSONL, .xlsx) are checked and kept in our user folder. The server chooses the id and the stored name; the file "
+                      "name is display text only. Limits: BATCHGEN_MAX_UPLOAD_MB, BATCHGEN_MAX_UPLOAD_MEGAPIXELS. A refused upload "
+                      "leaves nothing behind."),
+    Route("GET", "/uploads", uploads.list_uploads, "listUploads", "List uploads, newest first", "uploads", "read",
+          {200: up.UploadList}, {400: ("invalid_pagination", "invalid_kind"), **UPLOADS_OFF}, query=up.UploadListQuery),
+    Route("GET", "/uploads/{upload_id}", uploads.get_upload, "getUpload", "One upload", "uploads", "read", {200: up.Upload},
+          {**NO_UPLOAD, **UPLOADS_OFF}, path_params=UPLOAD_ID),
+    Route("DELETE", "/uploads/{upload_id}", uploads.delete_upload, "deleteUpload", "Delete an upload and its file", "uploads", "admin",
+          {200: up.UploadDeleted}, {**NO_UPLOAD, 409: ("upload_in_use",), **UPLOADS_OFF}, path_params=UPLOAD_ID,
+          description="409 upload_in_use while an unfinished batch (pending, running or paused) uses it. Unused uploads are also "
+                      "deleted on their own BATCHGEN_UPLOAD_TTL_HOURS (default 168) after their last use."),
     Route("POST", "/tokens", tokens.create_token, "createToken", "Create an API token (its value is answered once)", "tokens",
           "admin", {201: remote.TokenCreated}, {400: ("invalid_name", "invalid_scope"), 507: ("token_not_saved",)},
           body=remote.TokenRequest, needs_store=False, body_limit=CONTROL_BODY_LIMIT),

@@ -94,12 +94,13 @@ class Route:
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     stream: bool = False  # 200 is streamed as media_type, not JSON
     media_type: str = "text/event-stream"
+    form: type[ApiModel] | None = None  # a multipart/form-data body the handler reads itself (uploads); documented from this model
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""
         merged: dict[int, list[str]] = {}
         parts = [self.errors, ACCESS_ERRORS]
-        if self.body is not None:
+        if self.body is not None or self.form is not None:
             parts.append(BODY_ERRORS)
         if self.query is not None:
             parts.append(QUERY_ERRORS)

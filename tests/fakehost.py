@@ -65,6 +65,7 @@ class FakeHost:
 
     output_dir: Path
     input_files: set[str] = field(default_factory=set)
+    input_dir: Path | None = None  # when set, files really in this folder count as input files too (uploads)
     pending: list[QueuedPrompt] = field(default_factory=list)
     running: QueuedPrompt | None = None
     history: dict[str, JobOutcome] = field(default_factory=dict)
@@ -183,7 +184,9 @@ class FakeHost:
         return files.Folders(self.output_dir.parent / "input", self.output_dir, self.output_dir.parent / "temp")
 
     def input_file_exists(self, name: str) -> bool:
-        return name in self.input_files
+        if name in self.input_files:
+            return True
+        return self.input_dir is not None and "\x00" not in name and ".." not in name and (self.input_dir / name).is_file()
 
     def node_definitions(self) -> dict[str, NodeDef]:
         return {ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from tests.api.conftest import ROOT
+from tests.api.conftest import ROOT, make_uploads
 from tests.fakehost import FakeHost
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -54,10 +54,11 @@ class ServedApp:
         tmp = Path(self.tmp.name)
         self.store = Store(tmp / "user" / "batchgen.sqlite3")
         await self.store.open()
-        host = FakeHost(output_dir=tmp / "output")
+        host = FakeHost(output_dir=tmp / "output", input_dir=tmp / "input")
         config = Config(window=2, read_timeout_seconds=5)
         service = BatchService(self.store, host, TemplateRegistry(ROOT / "workflows", tmp / "user" / "templates"),
-                               Dispatcher(self.store, host, config), config, "test")
+                               Dispatcher(self.store, host, config), config, "test",
+                               uploads=make_uploads(self.store, config, tmp / "user", tmp / "input"))
         routes = web.RouteTableDef()
         register(routes, service)
         app = web.Application()
