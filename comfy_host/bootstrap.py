@@ -78,10 +78,15 @@ def install(package_dir: Path, version: str) -> None:
         try:
             await store.open()
             await dispatcher.start()
+            await mounted.context.webhooks.start()
             log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
         except Exception:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
 
+    async def on_shutdown(_app: Any) -> None:
+        await mounted.context.webhooks.stop()  # gives up the delivery leases; undelivered events stay after the cursor
+
     server.app.on_startup.append(on_startup)
+    server.app.on_shutdown.append(on_shutdown)
     if config.debug:
         logging.getLogger(ids.LOGGER_NAME).setLevel(logging.DEBUG)

@@ -44,6 +44,8 @@ ACCESS_ERRORS: dict[int, tuple[str, ...]] = {
 }
 QUERY_ERRORS: dict[int, tuple[str, ...]] = {400: ("unknown_field", "invalid_field")}
 STORE_ERRORS: dict[int, tuple[str, ...]] = {503: ("store_unavailable", "store_busy")}
+# Submission routes: the per-token bucket (batchgen/ratelimit.py).
+RATE_ERRORS: dict[int, tuple[str, ...]] = {429: ("rate_limited",)}
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Route:
     body_limit: int | None = None  # None: config.max_body_bytes
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     stream: bool = False  # 200 is a text/event-stream, not JSON
+    rate_limited: bool = False  # a submission: counted against the caller's token bucket
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""
@@ -104,6 +107,8 @@ class Route:
             parts.append(QUERY_ERRORS)
         if self.needs_store:
             parts.append(STORE_ERRORS)
+        if self.rate_limited:
+            parts.append(RATE_ERRORS)
         for part in parts:
             for status, codes in part.items():
                 merged.setdefault(status, [])
@@ -134,6 +139,8 @@ class Context:
 
     access: AccessPolicy
     streams: Any = None
+    webhooks: Any = None  # batchgen.webhooks.WebhookManager
+    limiter: Any = None  # batchgen.ratelimit.RateLimiter
 
 
 @dataclass
@@ -153,6 +160,14 @@ class Mounted:
         return sorted({r.method for r in self.table if r.pattern().match(tail)})
 
 
+def _rate_check(limiter: Any, caller: Any, peer: str | None, loopback_too: bool) -> None:
+    """Count a submission against its token's bucket (or the peer IP's, for loopback callers when configured)."""
+    if caller.token is not None:
+        limiter.check(f"token:{caller.token.id}")
+    elif loopback_too:
+        limiter.check(f"ip:{peer}")
+
+
 def make_handler(route: Route, service: BatchService, context: Context) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler of one route: access, guards, query and body parsing, the domain call, errors as JSON."""
 
@@ -160,6 +175,8 @@ def make_handler(route: Route, service: BatchService, context: Context) -> Calla
         try:
             # The one access check, with the scope from the route table (also for requests our CORS middleware lets past ComfyUI's).
             caller = context.access.decide(request.remote, request.headers, set(request.query.keys()), route.scope)
+            if route.rate_limited and context.limiter is not None:
+                _rate_check(context.limiter, caller, request.remote, service.config.rate_limit_loopback)
             if route.needs_store:
                 require_store(service)
             call = Call(request, service, context=context, caller=caller)

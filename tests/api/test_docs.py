@@ -7,7 +7,7 @@ from typing import Any, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from batchgen_ext.batchgen import api_models, api_remote, api_responses
+from batchgen_ext.batchgen import api_models, api_remote, api_responses, api_webhooks
 from batchgen_ext.batchgen.api_parse import loads_strict, parse_query, parse_request
 from batchgen_ext.server_routes.routes import ROUTES
 from pydantic import BaseModel, TypeAdapter
@@ -21,7 +21,8 @@ BASH_BLOCKS = [(m["body"], DOC.count("\n", 0, m.start()) + 1) for m in BLOCK.fin
 
 
 def model_named(name: str) -> type[BaseModel]:
-    return getattr(api_responses, name, None) or getattr(api_remote, name, None) or getattr(api_models, name)
+    return (getattr(api_responses, name, None) or getattr(api_remote, name, None) or getattr(api_webhooks, name, None)
+            or getattr(api_models, name))
 
 
 def has_ellipsis(value: Any) -> bool:
