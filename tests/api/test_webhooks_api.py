@@ -216,3 +216,33 @@ async def test_scopes_global_needs_admin_batch_needs_submit(env):
     resp = await env.client.post(f"{API}/batches/{batch}/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=remote)
     assert resp.status == 201, await resp.text()
     assert (await env.client.get(f"{API}/webhooks", headers=remote)).status == 403
+
+
+async def test_a_batch_webhook_goes_with_its_batch(env):
+    batch = await create_batch(env, 1)
+    hook = await (await env.client.post(f"{API}/batches/{batch}/webhooks", json={"url": "http://127.0.0.1:9/x"})).json()
+    listed = await (await env.client.get(f"{API}/batches/{batch}/webhooks")).json()
+    assert [h["id"] for h in listed["webhooks"]] == [hook["id"]]
+    await env.host.run_all(env.service.dispatcher)
+    assert (await env.client.delete(f"{API}/batches/{batch}")).status == 200
+    assert (await env.client.get(f"{API}/webhooks/{hook['id']}")).status == 404
+
+
+async def test_two_processes_on_one_database_deliver_each_event_once(env, receiver_url):
+    from batchgen_ext.batchgen.webhooks import WebhookManager
+
+    receiver = Receiver()
+    url = await receiver_url(receiver)
+    hook = await (await env.client.post(f"{API}/webhooks", json={"url": url, "events": ["job.*"]})).json()
+    receiver.secret = hook["secret"]
+    first = env.context.webhooks
+    second = WebhookManager(env.store, first.secrets, first.policy, "other-process", first.settings)
+    await second.start()  # the same webhook, another owner: the lease lets only one deliver
+    try:
+        await create_batch(env, 4)
+        await env.host.run_all(env.service.dispatcher)
+        await wait_for(lambda: sum(1 for b in receiver.received if b["type"] == "job.succeeded") == 4)
+        await asyncio.sleep(0.5)
+        assert len(receiver.ids) == len(set(receiver.ids))  # nothing twice
+    finally:
+        await second.stop()
