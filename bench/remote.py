@@ -49,6 +49,7 @@ from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 
 API = "/batchgen/v1"
 PARSERS = 10
+WARMUP = 20
 
 
 # -- streams ------------------------------------------------------------------------------------
@@ -84,6 +85,10 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
     tasks: list[asyncio.Task[None]] = []
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+        # Warm-up on the fresh server (first prompts load ComfyUI's nodes and caches), before any stream opens.
+        warm = {"name": "warm-up", "template": inline_template(), "jobs": [{"color": colour_base - 1 - i} for i in range(WARMUP)]}
+        async with session.post(f"{url}{API}/batches", json=warm) as resp:
+            await wait_batch(session, url, (await resp.json())["id"], 0.02, 300)
         opened = asyncio.Event()
         counter = [0, streams]
         for i in range(streams):
@@ -122,7 +127,7 @@ def bench_streams(args: argparse.Namespace) -> dict[str, Any]:
     for i, streams in enumerate(order, 1):
         env = {"BATCHGEN_MAX_STREAMS": str(max(64, args.streams + 10))}
         with bench_server("batchgen-remote-", False, env) as server:  # a fresh ComfyUI per run
-            run = asyncio.run(one_stream_run(server.url, args.n, streams, 1000 + i * args.n))
+            run = asyncio.run(one_stream_run(server.url, args.n, streams, 100_000 + i * (args.n + 100)))
         run["run"] = i
         err(f"run {i}/{len(order)}: {json.dumps(run)}")
         runs.append(run)
