@@ -78,10 +78,14 @@ def install(package_dir: Path, version: str) -> None:
         try:
             await store.open()
             await dispatcher.start()
-            await mounted.context.webhooks.start()
             log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
         except Exception:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
+            return
+        try:
+            await mounted.context.webhooks.start()
+        except Exception:  # batches run without them; the routes still list and create webhooks
+            log.exception("[batchgen] could not start webhook delivery")
 
     async def on_shutdown(_app: Any) -> None:
         await mounted.context.webhooks.stop()  # gives up the delivery leases; undelivered events stay after the cursor
