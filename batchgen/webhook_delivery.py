@@ -67,7 +67,8 @@ class WebhookWorker:
         self._session: aiohttp.ClientSession | None = None
         self._pinned: dict[str, list[Any]] = {}
         self._skipped_at = float("-inf")
-        self._confirmed: set[int] = set()  # seqs after the cursor already answered 2xx (not sent again by this process)
+        self._confirmed: set[int] = set()  # seqs after the cursor already answered 2xx (not sent again)
+        self._resumed = False
 
     def start(self) -> None:
         """Start the task on the running loop."""
@@ -133,7 +134,11 @@ class WebhookWorker:
             return False
         if not await self._claim(store):
             await self._sleep(self.manager.settings.lease_seconds / 3, wakeable=False)  # another process delivers it
+            self._resumed = False
             return None
+        if not self._resumed:  # after a restart or a takeover: what was confirmed beyond the cursor is not sent again
+            self._confirmed |= await store.run_read(sql.confirmed_after_sync, self.id, hook.cursor)
+            self._resumed = True
         events, last_seq, oldest, has_more = await store.list_events(hook.cursor, hook.batch_id, PAGE)
         if hook.cursor and oldest > hook.cursor + 1 and hook.batch_id is None:
             log.warning("[batchgen] webhook %s fell behind the event log's retention: events %d-%d were pruned before "

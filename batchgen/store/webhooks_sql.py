@@ -123,6 +123,13 @@ def deliveries_sync(conn: sqlite3.Connection, webhook_id: str, limit: int, befor
              "ok": bool(r["ok"]), "error": r["error"]} for r in rows]
 
 
+def confirmed_after_sync(conn: sqlite3.Connection, webhook_id: str, cursor: int) -> set[int]:
+    """Events after the cursor already answered 2xx (confirmed out of order before a restart: not sent again)."""
+    rows = conn.execute("SELECT DISTINCT event_seq FROM webhook_deliveries WHERE webhook_id = ? AND ok = 1 AND event_seq > ?",
+                        (webhook_id, cursor)).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def max_seq_sync(conn: sqlite3.Connection) -> int:
     """The newest event's seq (a global webhook starts after it)."""
     return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
