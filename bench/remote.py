@@ -98,6 +98,7 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
             await asyncio.sleep(0.5)
             latencies.clear()  # the replay of the log so far is not a live delivery
         payload = {"name": "remote-bench", "template": inline_template(), "jobs": [{"color": colour_base + i} for i in range(n)]}
+        cpu_started = time.process_time()  # this client's own CPU: it shares the 2 cores with ComfyUI
         started = time.perf_counter()
         async with session.post(f"{url}{API}/batches", json=payload) as resp:
             batch = await resp.json()
@@ -105,13 +106,15 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
                 raise RuntimeError(f"POST /batches -> {resp.status}: {batch}")
         state, _polls = await wait_batch(session, url, batch["id"], 0.02, 900)
         total = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
         if state["counts"]["succeeded"] != n:
             raise RuntimeError(f"batch ended {state['status']} {state['counts']}")
         await asyncio.sleep(1.0)  # the last frames reach the streams
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    run = {"kind": "streams" if streams else "none", "streams": streams, "total_s": round(total, 3), "jobs_per_s": round(n / total, 1)}
+    run = {"kind": "streams" if streams else "none", "streams": streams, "total_s": round(total, 3), "jobs_per_s": round(n / total, 1),
+           "client_cpu_s": round(client_cpu, 2)}
     if latencies:
         ms = [x * 1000 for x in latencies]
         run.update({"frames_timed": len(ms), "latency_p50_ms": round(percentile(ms, 0.5), 1),
