@@ -99,6 +99,21 @@ class _Reader:
                 self.problems.append(f"{name}: {item!r} is not an IP address; ignored")
         return tuple(found)
 
+    def items(self, name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for item in (self.raw(name) or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                if not item.replace("-", "").replace(".", "").replace("_", "").isalnum() or not item.isascii():
+                    self.problems.append(f"{name}: {item!r} is neither an IP, a CIDR nor a host name; ignored")
+                    continue
+            found.append(item.lower())
+        return tuple(dict.fromkeys(found))
+
     def origins(self, name: str) -> tuple[str, ...]:
         found: list[str] = []
         for item in (self.raw(name) or "").split(","):
@@ -168,6 +183,17 @@ class Config:
     max_upload_bytes: int = 64 * 1024 * 1024
     max_upload_pixels: int = 70_000_000
     upload_ttl_hours: int = 168
+    # Webhooks (batchgen/webhooks.py): targets beyond public addresses, timing of deliveries.
+    webhook_allow_private: bool = False
+    webhook_allow: tuple[str, ...] = ()
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_seconds: float = 1.0
+    webhook_backoff_max_seconds: float = 300.0
+    webhook_concurrency: int = 8
+    # Submissions per token (and per loopback caller when rate_limit_loopback): a token bucket; 0 = no limit.
+    rate_per_minute: int = 120
+    rate_burst: int = 30
+    rate_limit_loopback: bool = False
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -197,6 +223,15 @@ class Config:
             max_upload_bytes=env.integer("BATCHGEN_MAX_UPLOAD_MB", 64, 1, 4096) * 1024 * 1024,
             max_upload_pixels=env.integer("BATCHGEN_MAX_UPLOAD_MEGAPIXELS", 70, 1, 1000) * 1_000_000,
             upload_ttl_hours=env.integer("BATCHGEN_UPLOAD_TTL_HOURS", 168, 0, 87_600),
+            webhook_allow_private=env.flag("BATCHGEN_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_allow=env.items("BATCHGEN_WEBHOOK_ALLOW"),
+            webhook_timeout_seconds=env.number("BATCHGEN_WEBHOOK_TIMEOUT", 10.0, 0.5, 120.0),
+            webhook_backoff_seconds=env.number("BATCHGEN_WEBHOOK_BACKOFF", 1.0, 0.01, 600.0),
+            webhook_backoff_max_seconds=env.number("BATCHGEN_WEBHOOK_BACKOFF_MAX", 300.0, 0.01, 86_400.0),
+            webhook_concurrency=env.integer("BATCHGEN_WEBHOOK_CONCURRENCY", 8, 1, 64),
+            rate_per_minute=env.integer("BATCHGEN_RATE_LIMIT", 120, 0, 1_000_000),
+            rate_burst=env.integer("BATCHGEN_RATE_BURST", 30, 1, 100_000),
+            rate_limit_loopback=env.flag("BATCHGEN_RATE_LIMIT_LOOPBACK"),
             problems=tuple(env.problems),
         )
         for problem in config.problems:

@@ -140,6 +140,42 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        7,
+        # Signed webhooks (batchgen/webhooks.py): each webhook's delivery cursor (the last event-log seq delivered or
+        # skipped) and lease (one process delivers it), and every delivery attempt. Secrets are not here: they live in
+        # webhook_secrets.json (0600) beside tokens.json, so a copied database carries none.
+        """
+        CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            events_json TEXT NOT NULL,
+            batch_id TEXT REFERENCES batches(id) ON DELETE CASCADE,
+            description TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            cursor INTEGER NOT NULL DEFAULT 0,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_status TEXT,
+            last_attempt_at REAL,
+            owner_id TEXT,
+            lease_until REAL NOT NULL DEFAULT 0
+        );
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+            event_seq INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            duration_ms REAL NOT NULL,
+            status_code INTEGER,
+            ok INTEGER NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id)
+        """,
+    ),
+    (
         8,
         # sha256 of output files, computed once when a manifest or export first reads a file and trusted only while the
         # file's size and mtime_ns are unchanged (batchgen/manifest.py): a file changed on disk is hashed again.

@@ -97,7 +97,15 @@ def install(package_dir: Path, version: str) -> None:
             await uploads.cleanup(force=True)
         except Exception:
             log.exception("[batchgen] cleanup of unused uploads failed; it is tried again later")
+        try:
+            await mounted.context.webhooks.start()
+        except Exception:  # batches run without them; the routes still list and create webhooks
+            log.exception("[batchgen] could not start webhook delivery")
+
+    async def on_shutdown(_app: Any) -> None:
+        await mounted.context.webhooks.stop()  # gives up the delivery leases; undelivered events stay after the cursor
 
     server.app.on_startup.append(on_startup)
+    server.app.on_shutdown.append(on_shutdown)
     if config.debug:
         logging.getLogger(ids.LOGGER_NAME).setLevel(logging.DEBUG)

@@ -7,8 +7,13 @@ from pathlib import Path
 from aiohttp import web
 
 from ..batchgen.access import AccessPolicy
+from ..batchgen.ratelimit import RateLimiter
 from ..batchgen.service import BatchService
 from ..batchgen.tokens import TOKENS_FILENAME, TokenStore
+from ..batchgen.webhook_delivery import DeliverySettings
+from ..batchgen.webhook_secrets import SECRETS_FILENAME, SecretStore
+from ..batchgen.webhook_targets import TargetPolicy
+from ..batchgen.webhooks import WebhookManager
 from .routes import ROUTES
 from .stream import StreamHub
 from .table import Context, Mounted
@@ -16,11 +21,17 @@ from .table import register as _register
 
 
 def make_context(service: BatchService, user_dir: Path | None) -> Context:
-    """The access policy (tokens.json in ``user_dir``; in memory when None) and the stream hub, from the service's config."""
+    """Access policy (tokens.json in ``user_dir``; in memory when None), stream hub, webhooks and rate limiter, from the config."""
     config = service.config
     tokens = TokenStore(user_dir / TOKENS_FILENAME if user_dir is not None else None)
     access = AccessPolicy(tokens, require_token=config.require_token, trusted_proxies=config.trusted_proxies)
-    return Context(access, StreamHub(service.store, config.max_streams))
+    settings = DeliverySettings(config.webhook_timeout_seconds, config.webhook_backoff_seconds, config.webhook_backoff_max_seconds,
+                                config.webhook_concurrency, config.lease_seconds)
+    webhooks = WebhookManager(service.store, SecretStore(user_dir / SECRETS_FILENAME if user_dir is not None else None),
+                              TargetPolicy.parse(config.webhook_allow_private, config.webhook_allow),
+                              service.dispatcher.owner.owner_id, settings)
+    return Context(access, StreamHub(service.store, config.max_streams), webhooks,
+                   RateLimiter(config.rate_per_minute, config.rate_burst))
 
 
 def register(routes: web.RouteTableDef, service: BatchService, context: Context | None = None) -> Mounted:

@@ -7,13 +7,15 @@ from ..batchgen import api_models as q
 from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
 from ..batchgen import api_uploads as up
-from . import batches, export, health, stream, templates, tokens, uploads
+from ..batchgen import api_webhooks as wh
+from . import batches, export, health, stream, templates, tokens, uploads, webhooks
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
 JOB_ID = {"job_id": {"description": "Job id: ASCII digits only; anything else is a 404.",
                      "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 TOKEN_ID = {"token_id": {"description": "Token id (from GET /tokens).", "schema": {"type": "string"}}}
+WEBHOOK_ID = {"webhook_id": {"description": "Webhook id (wh_…, from GET /webhooks).", "schema": {"type": "string"}}}
 TEMPLATE_ID = {"template_id": {"description": "Template id.", "schema": {"type": "string"}}}
 UPLOAD_ID = {"upload_id": {"description": "Upload id (32 hex characters).", "schema": {"type": "string"}}}
 NO_UPLOAD = {404: ("upload_not_found",)}
@@ -55,6 +57,36 @@ def control(action: str, handler, summary: str, description: str, errors: dict, 
                  description=f"{description} {CONTROL}", body_limit=CONTROL_BODY_LIMIT, path_params=BATCH_ID)
 
 
+WEBHOOK_ERRORS = {400: ("invalid_webhook_url", "invalid_webhook_events", "invalid_description"), 409: ("too_many_webhooks",),
+                  422: ("webhook_target_not_allowed",), 503: ("webhooks_unavailable",), 507: ("webhook_not_saved",)}
+NO_WEBHOOK = {404: ("webhook_not_found",), 503: ("webhooks_unavailable",)}
+SIGNED = ("Each event is POSTed as JSON {type, timestamp, data} with the Standard Webhooks headers webhook-id (evt_<seq>, "
+          "stable across retries), webhook-timestamp and webhook-signature (v1,<HMAC-SHA256>). The secret is answered once.")
+WEBHOOK_ROUTES: list[Route] = [
+    Route("POST", "/webhooks", webhooks.create_webhook, "createWebhook", "Create a signed webhook (global, or for one batch)",
+          "webhooks", "admin", {201: wh.WebhookCreated}, {**WEBHOOK_ERRORS, 400: (*WEBHOOK_ERRORS[400], "invalid_batch"), **NO_BATCH},
+          body=wh.WebhookRequest, body_limit=CONTROL_BODY_LIMIT,
+          description=f"Without batch: every batch's events from now on. With batch: that batch's events from its first. {SIGNED}"),
+    Route("GET", "/webhooks", webhooks.list_webhooks, "listWebhooks", "List webhooks (never their secrets)", "webhooks", "admin",
+          {200: wh.WebhookList}, {503: ("webhooks_unavailable",)}),
+    Route("GET", "/webhooks/{webhook_id}", webhooks.get_webhook, "getWebhook", "One webhook", "webhooks", "admin",
+          {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
+    Route("DELETE", "/webhooks/{webhook_id}", webhooks.delete_webhook, "deleteWebhook", "Delete a webhook (deliveries stop)",
+          "webhooks", "admin", {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
+    Route("GET", "/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries, "listWebhookDeliveries",
+          "A webhook's delivery attempts, newest first", "webhooks", "admin", {200: wh.DeliveryList},
+          {**NO_WEBHOOK, 400: ("invalid_pagination",)}, query=wh.DeliveriesQuery, path_params=WEBHOOK_ID,
+          description="Every attempt: event seq and type, attempt number, time, duration, HTTP status, error. The newest 2,000 "
+                      "per webhook are kept."),
+    Route("POST", "/batches/{batch_id}/webhooks", webhooks.create_batch_webhook, "createBatchWebhook",
+          "Create a signed webhook for this batch", "webhooks", "submit", {201: wh.WebhookCreated}, {**WEBHOOK_ERRORS, **NO_BATCH},
+          body=wh.BatchWebhookRequest, body_limit=CONTROL_BODY_LIMIT, path_params=BATCH_ID,
+          description=f"The batch's events from its first (none is missed when it is created right after POST /batches); "
+                      f"removed with the batch. Scope submit, so the submitter can ask for its own callback. {SIGNED}"),
+    Route("GET", "/batches/{batch_id}/webhooks", webhooks.list_batch_webhooks, "listBatchWebhooks", "This batch's webhooks",
+          "webhooks", "submit", {200: wh.WebhookList}, {**NO_BATCH, 503: ("webhooks_unavailable",)}, path_params=BATCH_ID),
+]
+
 ROUTES: list[Route] = [
     Route("GET", "/health", health.health, "getHealth", "Database, dispatcher and ComfyUI queue state", "service", "read",
           {200: r.Health}, needs_store=False),
@@ -72,11 +104,12 @@ ROUTES: list[Route] = [
     Route("GET", "/templates/{template_id}", templates.get_template, "getTemplate", "One template with its workflow", "templates",
           "read", {200: r.Template}, {404: ("template_not_found",)}, needs_store=False, path_params=TEMPLATE_ID),
     Route("POST", "/batches", batches.create_batch, "createBatch", "Create a batch", "batches", "submit",
-          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True,
+          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True, rate_limited=True,
           description="Expands the rows, checks every value, validates each parameter shape with ComfyUI, stores all jobs as pending "
                       "and returns at once (201; 200 when replayed with the same Idempotency-Key)."),
     Route("POST", "/batches/preview", batches.preview_batch, "previewBatch", "Dry run: expand and check a batch without storing it",
           "batches", "submit", {200: r.Preview}, PREVIEW_ERRORS, body=q.BatchRequest, query=q.PreviewQuery, needs_store=False,
+          rate_limited=True,
           description="Takes the body of POST /batches. Runs the same expansion and checks (values, images, ComfyUI validation) "
                       "and answers 200 with the job count, the first ?rows= jobs (default 20) with their values and coords, "
                       "the bindings used and the problems: the first problem is what the submission would answer. "
@@ -118,6 +151,7 @@ ROUTES: list[Route] = [
             "409 nothing_to_retry if there are none.", {409: ("nothing_to_retry",)}, response=r.RetryResult),
     Route("POST", "/generate", batches.generate, "generate", "One image: a batch of one job", "batches", "submit",
           {201: r.GenerateResult, 200: r.GenerateResult}, GENERATE_ERRORS, body=q.GenerateRequest, idempotency_key=True,
+          rate_limited=True,
           description="Top-level names that are parameters of the template are taken as params (the old tool's body): "
                       "negative_prompt is params.negative and workflow_type names the template."),
     Route("GET", "/jobs/{job_id}", batches.get_job, "getJob", "One job", "jobs", "read", {200: r.Job}, {404: ("job_not_found",)},
@@ -157,4 +191,5 @@ ROUTES: list[Route] = [
           {200: remote.TokenList}, needs_store=False),
     Route("DELETE", "/tokens/{token_id}", tokens.revoke_token, "revokeToken", "Revoke a token", "tokens", "admin",
           {200: remote.TokenInfo}, {404: ("token_not_found",)}, needs_store=False, path_params=TOKEN_ID),
+    *WEBHOOK_ROUTES,
 ]

@@ -44,6 +44,8 @@ ACCESS_ERRORS: dict[int, tuple[str, ...]] = {
 }
 QUERY_ERRORS: dict[int, tuple[str, ...]] = {400: ("unknown_field", "invalid_field")}
 STORE_ERRORS: dict[int, tuple[str, ...]] = {503: ("store_unavailable", "store_busy")}
+# Submission routes: the per-token bucket (batchgen/ratelimit.py).
+RATE_ERRORS: dict[int, tuple[str, ...]] = {429: ("rate_limited",)}
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Route:
     stream: bool = False  # 200 is streamed as media_type, not JSON
     media_type: str = "text/event-stream"
     form: type[ApiModel] | None = None  # a multipart/form-data body the handler reads itself (uploads); documented from this model
+    rate_limited: bool = False  # a submission: counted against the caller's token bucket
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""
@@ -106,6 +109,8 @@ class Route:
             parts.append(QUERY_ERRORS)
         if self.needs_store:
             parts.append(STORE_ERRORS)
+        if self.rate_limited:
+            parts.append(RATE_ERRORS)
         for part in parts:
             for status, codes in part.items():
                 merged.setdefault(status, [])
@@ -136,6 +141,8 @@ class Context:
 
     access: AccessPolicy
     streams: Any = None
+    webhooks: Any = None  # batchgen.webhooks.WebhookManager
+    limiter: Any = None  # batchgen.ratelimit.RateLimiter
 
 
 @dataclass
@@ -155,6 +162,14 @@ class Mounted:
         return sorted({r.method for r in self.table if r.pattern().match(tail)})
 
 
+def _rate_check(limiter: Any, caller: Any, peer: str | None, loopback_too: bool) -> None:
+    """Count a submission against its token's bucket (or the peer IP's, for loopback callers when configured)."""
+    if caller.token is not None:
+        limiter.check(f"token:{caller.token.id}")
+    elif loopback_too:
+        limiter.check(f"ip:{peer}")
+
+
 def make_handler(route: Route, service: BatchService, context: Context) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler of one route: access, guards, query and body parsing, the domain call, errors as JSON."""
 
@@ -162,6 +177,8 @@ def make_handler(route: Route, service: BatchService, context: Context) -> Calla
         try:
             # The one access check, with the scope from the route table (also for requests our CORS middleware lets past ComfyUI's).
             caller = context.access.decide(request.remote, request.headers, set(request.query.keys()), route.scope)
+            if route.rate_limited and context.limiter is not None:
+                _rate_check(context.limiter, caller, request.remote, service.config.rate_limit_loopback)
             if route.needs_store:
                 require_store(service)
             call = Call(request, service, context=context, caller=caller)

@@ -8,6 +8,7 @@ operation, derandomised, so the suite stays fast and a failure reproduces.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import tempfile
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from batchgen_ext.batchgen.dispatcher import Dispatcher
 from batchgen_ext.batchgen.registry import TemplateRegistry
 from batchgen_ext.batchgen.service import BatchService
 from batchgen_ext.batchgen.store import Store
-from batchgen_ext.server_routes import register
+from batchgen_ext.server_routes import make_context, register
 from batchgen_ext.server_routes.openapi import openapi_document
 from batchgen_ext.server_routes.routes import ROUTES
 from hypothesis import HealthCheck, settings
@@ -34,10 +35,17 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 HAS_EVENTS = hasattr(BatchService, "list_events")
 
 
-class ServedApp:
-    """The fast app on 127.0.0.1:<port>, served from a background thread."""
+async def public_dns(host: str, port: int) -> list:
+    """Webhook targets resolve to a documentation address (no real DNS lookups from generated host names)."""
+    return [ipaddress.ip_address("93.184.216.34")]
 
-    def __init__(self) -> None:
+
+class ServedApp:
+    """The fast app on 127.0.0.1:<port>, served from a background thread; ``require_token``: an admin token is needed."""
+
+    def __init__(self, require_token: bool = False) -> None:
+        self.require_token = require_token
+        self.token: str | None = None
         self.loop = asyncio.new_event_loop()
         self.tmp = tempfile.TemporaryDirectory()
         self.ready = threading.Event()
@@ -55,12 +63,16 @@ class ServedApp:
         self.store = Store(tmp / "user" / "batchgen.sqlite3")
         await self.store.open()
         host = FakeHost(output_dir=tmp / "output", input_dir=tmp / "input")
-        config = Config(window=2, read_timeout_seconds=5)
+        config = Config(window=2, read_timeout_seconds=5, require_token=self.require_token, rate_per_minute=0)
         service = BatchService(self.store, host, TemplateRegistry(ROOT / "workflows", tmp / "user" / "templates"),
                                Dispatcher(self.store, host, config), config, "test",
                                uploads=make_uploads(self.store, config, tmp / "user", tmp / "input"))
+        context = make_context(service, None)
+        context.webhooks.resolver = public_dns
+        if self.require_token:
+            _, self.token = context.access.tokens.create("schemathesis", "admin")
         routes = web.RouteTableDef()
-        register(routes, service)
+        register(routes, service, context)
         app = web.Application()
         app.add_routes(routes)
         self.runner = web.AppRunner(app)

@@ -125,3 +125,27 @@ async def test_stream_needs_read_scope_and_carries_cors_headers_for_an_allowed_o
             assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     finally:
         await env.store.close()
+
+
+async def test_caught_up_streams_share_encoded_frames_instead_of_reading_the_log(env):
+    await create(env)
+    reads = 0
+    original = env.store.list_events
+
+    async def counting(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await original(*args, **kwargs)
+
+    env.store.list_events = counting
+    async with env.client.get(STREAM) as one, env.client.get(STREAM) as two:
+        before = len(await logged(env))
+        await read_frames(one, before)
+        await read_frames(two, before)
+        reads = 0
+        batch = await create(env)
+        got_one, got_two = await read_frames(one, 1), await read_frames(two, 1)
+        assert reads == 0  # both followed the commit from the hub's ring, no read of the log
+        new = [e for e in await logged(env) if e["batch_id"] == batch]
+        assert [int(f["id"]) for f in got_one] == [int(f["id"]) for f in got_two] == [new[0]["seq"]]
+        assert json.loads(got_one[0]["data"]) == new[0]

@@ -1,0 +1,108 @@
+"""Webhook signing secrets, kept as-is in webhook_secrets.json (mode 0600) beside tokens.json, never in the database.
+
+A signing secret must be usable (HMAC needs the key itself), so it cannot be stored hashed
+like a token. It lives in a file only the ComfyUI user can read, in our system user directory
+(which ComfyUI's /userdata routes do not serve), and not in the SQLite file, which users copy
+for backups and bug reports. The file is re-read when its mtime changes, so several ComfyUI
+processes sharing one user directory (docs/multi-gpu.md) see each other's webhooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+log = logging.getLogger("batchgen.webhooks")
+
+SECRETS_FILENAME = "webhook_secrets.json"
+SECRET_PREFIX = "whsec_"  # the Standard Webhooks form: whsec_ + base64 of the key bytes
+SECRET_BYTES = 32
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the Standard Webhooks form (whsec_<base64 of 32 random bytes>)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+class SecretStore:
+    """webhook id -> secret; ``path`` None keeps them in memory only (tests, no user dir)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._secrets: dict[str, str] = {}
+        self._mtime: int | None = None
+        self._lock = threading.Lock()
+        self._load()
+
+    def _stat_mtime(self) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            return self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _load(self) -> None:
+        mtime = self._stat_mtime()
+        if self.path is None or mtime == self._mtime:
+            return
+        found: dict[str, str] = {}
+        if mtime is not None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                found = {str(k): str(v) for k, v in data.get("secrets", {}).items()}
+            except (OSError, ValueError, AttributeError):
+                log.exception("[batchgen] could not read %s; keeping the webhook secrets loaded before", self.path)
+                return
+        self._secrets, self._mtime = found, mtime
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": 1, "secrets": self._secrets}, indent=1)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from the first byte
+        try:
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+        self._mtime = self._stat_mtime()
+
+    def create(self, webhook_id: str) -> str:
+        """Generate, store and return the secret of a new webhook."""
+        secret = new_secret()
+        with self._lock:
+            self._load()
+            self._secrets[webhook_id] = secret
+            self._save()
+        return secret
+
+    def get(self, webhook_id: str) -> str | None:
+        """The secret of a webhook (None if it has none)."""
+        with self._lock:
+            self._load()
+            return self._secrets.get(webhook_id)
+
+    def delete(self, webhook_ids: list[str]) -> None:
+        """Forget the secrets of deleted webhooks."""
+        with self._lock:
+            self._load()
+            if any(i in self._secrets for i in webhook_ids):
+                for webhook_id in webhook_ids:
+                    self._secrets.pop(webhook_id, None)
+                self._save()
+
+    def ids(self) -> set[str]:
+        """Every webhook id with a stored secret."""
+        with self._lock:
+            self._load()
+            return set(self._secrets)
