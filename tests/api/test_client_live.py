@@ -16,11 +16,12 @@ from batchgen_ext.batchgen.service import BatchService
 from batchgen_ext.batchgen.store import Store
 from batchgen_ext.server_routes import register
 
-from tests.api.conftest import ROOT, Env
+from tests.api.conftest import ROOT, Env, make_uploads
 from tests.fakehost import FakeHost
+from tests.uploadkit import INVERT_TEMPLATE, png
 
 sys.path.insert(0, str(ROOT / "client"))
-from batchgen_client import ApiError, AsyncClient, NotAvailable  # noqa: E402
+from batchgen_client import ApiError, AsyncClient  # noqa: E402
 
 
 @pytest.fixture
@@ -29,10 +30,11 @@ async def env(aiohttp_client, tmp_path):
     user_dir = tmp_path / "user" / "__batchgen"
     store = Store(user_dir / "batchgen.sqlite3")
     await store.open()
-    host = FakeHost(output_dir=tmp_path / "output")
+    host = FakeHost(output_dir=tmp_path / "output", input_dir=tmp_path / "input")
     config = Config(window=2)
     dispatcher = Dispatcher(store, host, config)
-    service = BatchService(store, host, TemplateRegistry(ROOT / "workflows", user_dir / "templates"), dispatcher, config, "test")
+    service = BatchService(store, host, TemplateRegistry(ROOT / "workflows", user_dir / "templates"), dispatcher, config, "test",
+                           uploads=make_uploads(store, config, user_dir, tmp_path / "input"))
     routes = web.RouteTableDef()
     register(routes, service)
 
@@ -148,8 +150,20 @@ async def test_an_interrupted_download_resumes_and_a_corrupted_file_is_fetched_a
     assert hashlib.sha256((out / second.name).read_bytes()).hexdigest() == second.sha256
 
 
-async def test_upload_says_clearly_when_the_server_has_no_uploads_route(env, client, tmp_path):
-    image = tmp_path / "in.png"
-    image.write_bytes(b"\x89PNG")
-    with pytest.raises(NotAvailable, match="uploads"):
-        await client.upload(image)
+async def test_a_local_image_is_uploaded_and_becomes_the_jobs_input(env, client, tmp_path):
+    image = tmp_path / "商品.png"
+    image.write_bytes(png(3))
+    uploaded = await client.upload(image)
+    assert uploaded["kind"] == "image" and uploaded["name"] == "商品.png"
+    batch = await client.submit(INVERT_TEMPLATE, images={"upload": [uploaded["id"]]})
+    (job,) = (await client.list_jobs(batch.id)).jobs
+    stored = job.params["image"]
+    assert (env.host.input_dir / stored).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # re-encoded copy in ComfyUI's input
+
+
+async def test_a_file_that_is_not_an_image_is_refused_with_the_servers_reason(env, client, tmp_path):
+    fake = tmp_path / "in.png"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    with pytest.raises(ApiError) as caught:
+        await client.upload(fake, "image")
+    assert caught.value.status in (400, 415) and not list((env.host.input_dir).rglob("*.png"))
