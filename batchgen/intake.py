@@ -18,6 +18,7 @@ from .errors import ApiError, bad_request, unprocessable
 from .expansion import JobSpec, expand, wildcard_plan
 from .host import HostValidationError
 from .models import Batch, Job
+from .preflight import missing_requirements, model_input_slots, preflight_error
 from .registry import template_from_document
 from .store import NewBatch
 from .templates import Template, check_template_id, materialise
@@ -105,6 +106,9 @@ class IntakeMixin:
         template_id = check_template_id(req.id or slugify(req.name or "").lower())
         doc = req.model_dump(exclude_none=True, exclude={"replace"})
         template = template_from_document({**doc, "id": template_id, "name": req.name or template_id}, template_id, "user")
+        missing = await self._preflight(template)
+        if missing is not None:
+            raise missing
         await self.validate_template(template)
         self.registry.save(template, replace=req.replace)
         return self.registry.get(template_id)
@@ -148,9 +152,23 @@ class IntakeMixin:
         return await asyncio.to_thread(run)
 
     async def _check(self, template: Template, specs: list[JobSpec], every: bool = False) -> list[ApiError]:
-        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
+        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers).
+
+        Preflight (missing node types and model files) comes first. When it fails, the per-value checks skip the inputs it
+        named and ComfyUI's own validation is not asked: both would only repeat it, one file at a time.
+        """
         problems: list[ApiError] = []
-        for step in (self._check_images, self._check_values, self._validate_shapes):
+        missing = await self._preflight(template, specs)
+        reported: frozenset[tuple[str, str]] = frozenset()
+        if missing is not None:
+            problems.append(missing)
+            if not every:
+                return problems
+            reported = model_input_slots(missing.details["missing_models"])
+        steps = [self._check_images, lambda t, s: self._check_values(t, s, reported)]
+        if missing is None:
+            steps.append(self._validate_shapes)
+        for step in steps:
             try:
                 await step(template, specs)
             except ApiError as exc:
@@ -159,8 +177,19 @@ class IntakeMixin:
                     break
         return problems
 
-    async def _check_values(self, template: Template, specs: list[JobSpec]) -> None:
-        await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions())
+    async def _preflight(self, template: Template, specs: list[JobSpec] | None = None) -> ApiError | None:
+        """One 422 naming every missing node type and model file, or None."""
+        host = self.host
+
+        def run() -> ApiError | None:
+            nodes, models = missing_requirements(template, specs or [], host.node_definitions(), host.model_files,
+                                                 host.model_folders(), host.node_packs())
+            return preflight_error(nodes, models)
+
+        return await asyncio.to_thread(run)
+
+    async def _check_values(self, template: Template, specs: list[JobSpec], skip: frozenset[tuple[str, str]] = frozenset()) -> None:
+        await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions(), skip)
 
     async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
         req = self._fill_in(req)

@@ -73,6 +73,10 @@ class FakeHost:
     listener: Callable[[], None] | None = None
     uncached_validations: int = 0
     released: list[str] = field(default_factory=list)
+    # Model folder → files, as folder_paths would list them (the fake CheckpointLoaderSimple offers the checkpoints).
+    models: dict[str, list[str]] = field(default_factory=lambda: {
+        "checkpoints": list(CKPT_NAMES), "loras": [], "vae": [], "diffusion_models": [], "text_encoders": []})
+    manager_packs: dict[str, Any] = field(default_factory=dict)
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -168,7 +172,18 @@ class FakeHost:
         return name in self.input_files
 
     def node_definitions(self) -> dict[str, NodeDef]:
-        return {ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}
+        # Every node the fake knows has a definition (those without listed inputs: none to check), as in ComfyUI.
+        defs = {ct: normalise_node({}, output=ct in OUTPUT_NODES) for ct in KNOWN_NODES}
+        return {**defs, **{ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}}
+
+    def model_folders(self) -> list[str]:
+        return sorted(self.models)
+
+    def model_files(self, folder: str) -> list[str] | None:
+        return self.models.get(folder)
+
+    def node_packs(self) -> dict[str, Any]:
+        return self.manager_packs
 
     def release(self, prompt_ids: Iterable[str]) -> None:
         self.released.extend(prompt_ids)

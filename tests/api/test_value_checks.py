@@ -25,15 +25,20 @@ async def test_width_over_the_text_card_max_in_job_500_is_a_400_and_nothing_is_s
     assert await batches_total(env) == 0
 
 
-async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow(env):
+async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow_fails_preflight(env):
     workflow = CHECKPOINT
     jobs = [{"ckpt": CKPT_NAMES[i % 3]} for i in range(20)]
     jobs[7]["ckpt"] = "sdxl.safetensor"
     resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": workflow, "bindings": {"ckpt": "1.ckpt_name"}},
                                                          "jobs": jobs})
     body = await resp.json()
-    assert resp.status == 400 and body["details"]["job"] == 7 and body["details"]["param"] == "ckpt", body
-    assert "did you mean 'sdxl.safetensors'?" in body["message"]
+    # A model file that is not there is preflight's to report: by name, folder, first job and the likely fix.
+    assert resp.status == 422 and body["error"] == "preflight_failed", body
+    [missing] = body["details"]["missing_models"]
+    assert (missing["name"], missing["folder"], missing["job"]) == ("sdxl.safetensor", "checkpoints", 7), missing
+    assert missing["close_matches"] == ["sdxl.safetensors"]
+    assert body["details"]["missing_nodes"] == []
+    assert "did you mean 'sdxl.safetensors'?" in body["message"] and "(job 7)" in body["message"]
     assert await batches_total(env) == 0
 
 
