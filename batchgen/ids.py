@@ -36,6 +36,9 @@ NODE_INPUT_INT = "BatchGenInputInt"
 NODE_INPUT_FLOAT = "BatchGenInputFloat"
 NODE_INPUT_IMAGE = "BatchGenInputImage"
 NODE_TEXT_CARD = "BatchGenTextCard"
+# List (source) nodes: a list output under ComfyUI's own Run, one job per item when submitted as a batch.
+NODE_PROMPT_LIST = "BatchGenPromptList"
+NODE_SEED_LIST = "BatchGenSeedList"
 
 # BatchGen Input node id -> parameter value type. The node's "name" input names the
 # parameter, its "value" input holds the default and is the slot a job's value fills.

@@ -17,6 +17,7 @@ from .api_parse import parse_request, unknown_field
 from .errors import ApiError, bad_request, unprocessable
 from .expansion import JobSpec, expand, wildcard_plan
 from .host import HostValidationError
+from .listnodes import with_list_nodes
 from .models import Batch, Job
 from .preflight import missing_requirements, model_input_slots, preflight_error
 from .registry import template_from_document
@@ -121,7 +122,12 @@ class IntakeMixin:
         fingerprint, existing = await self._replayed(req, idempotency_key)
         if existing is not None:
             return existing, False
-        return await self._create(req, self.resolve_template(req.template), idempotency_key, fingerprint)
+        template, list_rows = self._list_nodes(req, self.resolve_template(req.template))
+        return await self._create(req, template, idempotency_key, fingerprint, list_rows)
+
+    def _list_nodes(self, req: BatchRequest, template: Template) -> tuple[Template, list[dict[str, Any]] | None]:
+        """The template with our list nodes made constants, and their rows (None without list nodes)."""
+        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None])
 
     async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
         """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""
@@ -138,13 +144,15 @@ class IntakeMixin:
             return req.model_copy(update={"wildcards": w.model_copy(update={"seed": seed})})
         return req
 
-    async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
+    async def _expand(self, req: BatchRequest, template: Template, list_rows: list[dict[str, Any]] | None = None) -> list[JobSpec]:
         """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
         loader = folder_loader(self.wildcards_dir)
 
         def run() -> list[JobSpec]:
             # Dumping the request is in the thread too: 10,000 rows take milliseconds the event loop should not spend.
             rows = req.model_dump(exclude_unset=True, exclude={"template"})
+            if list_rows is not None:
+                rows["jobs"] = list_rows  # the workflow's list nodes, one row per item
             if req.wildcards is not None:
                 rows["wildcards"] = req.wildcards.model_dump()
             return expand(rows, template, self.config.limits, None, loader)
@@ -191,9 +199,10 @@ class IntakeMixin:
     async def _check_values(self, template: Template, specs: list[JobSpec], skip: frozenset[tuple[str, str]] = frozenset()) -> None:
         await asyncio.to_thread(check_job_values, template, specs, self.host.node_definitions(), skip)
 
-    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str,
+                      list_rows: list[dict[str, Any]] | None = None) -> tuple[Batch, bool]:
         req = self._fill_in(req)
-        specs = await self._expand(req, template)
+        specs = await self._expand(req, template, list_rows)
         problems = await self._check(template, specs)
         if problems:
             raise problems[0]

@@ -49,3 +49,29 @@ async def test_ten_thousand_distinct_valid_values_are_accepted_quickly(env):
     elapsed = time.perf_counter() - start
     assert resp.status == 201, await resp.json()
     assert elapsed < 5.0, elapsed  # the whole request incl. the store; the check itself is timed in tests/unit
+
+
+async def test_a_workflow_with_a_prompt_list_becomes_one_job_per_line_and_preview_counts_them_first(env):
+    from tests.unit.test_listnodes import PROMPTS, card_graph
+
+    body = {"template": {"workflow": card_graph(PROMPTS)}, "params": {"seed": 3}}
+    preview = await (await env.client.post(f"{API}/batches/preview", json=body)).json()
+    assert preview["total"] == 3 and preview["problems"] == [], preview
+    assert [j["params"]["prompt"] for j in preview["jobs"]] == ["a red fox", "你好 🦊", "third"]
+    resp = await env.client.post(f"{API}/batches", json=body)
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 3, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [j["params"]["prompt"] for j in jobs] == ["a red fox", "你好 🦊", "third"]
+    resp = await env.client.post(f"{API}/batches", json={**body, "prompts": ["x"]})
+    assert resp.status == 400 and (await resp.json())["error"] == "list_nodes_conflict"
+    assert await batches_total(env) == 1
+
+
+async def test_the_bundled_prompt_list_template_is_one_job_per_line(env):
+    resp = await env.client.post(f"{API}/batches", json={"template": "prompt-list"})
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 3, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [(j["params"]["prompt"], j["params"]["seed"]) for j in jobs] == [("A lighthouse at dawn", 0), ("海边的灯塔", 1),
+                                                                          ("灯台と朝日 🌅", 2)]
