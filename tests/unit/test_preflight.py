@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from batchgen_ext.batchgen.errors import ApiError
 from batchgen_ext.batchgen.nodepacks import parse_manager_map
 from batchgen_ext.batchgen.preflight import missing_requirements, preflight_error
 from batchgen_ext.batchgen.registry import TemplateRegistry
@@ -127,3 +129,34 @@ def test_every_bundled_template_carries_a_complete_manifest_for_its_model_inputs
             assert m.get("url"), (template.id, m)
     text = json.dumps([t.summary() for t in reg.list()], ensure_ascii=False)
     assert "qwen_image_vae.safetensors" in text
+
+
+def test_the_registry_reads_the_template_inside_an_editor_workflow_and_skips_plain_ones(tmp_path):
+    bundled = json.loads((WORKFLOWS / "sdxl.json").read_text(encoding="utf-8"))
+    assert bundled["nodes"] and bundled["links"] and bundled["version"] == 0.4  # an editor workflow …
+    (tmp_path / "mine.json").write_text(json.dumps(bundled), encoding="utf-8")
+    plain = {k: v for k, v in bundled.items() if k != "extra"}
+    (tmp_path / "plain.json").write_text(json.dumps(plain), encoding="utf-8")
+    clash = {**bundled["extra"]["batchgen"], "id": "other", "name": "Other", "aliases": ["sdxl", "sdxl2"]}
+    (tmp_path / "other.json").write_text(json.dumps(clash), encoding="utf-8")
+    reg = TemplateRegistry(tmp_path, None)
+    assert sorted(t.id for t in reg.list()) == ["other", "sdxl"]  # … whose extra.batchgen is the template; plain.json is skipped
+    assert reg.get("sdxl").workflow["1"]["class_type"] == "CheckpointLoaderSimple"
+    assert reg.get("sdxl").name == "SDXL 1.0 text-to-image"  # an alias never shadows a template id …
+    assert reg.get("sdxl2").id == "other"  # … the other alias works
+    with pytest.raises(ApiError) as err:
+        reg.get("mine")  # the file name is not an id: the id inside is
+    assert err.value.status == 404
+
+
+def test_every_bundled_file_is_an_editor_workflow_whose_nodes_match_its_template():
+    for path in sorted(WORKFLOWS.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        api = doc["extra"]["batchgen"]["workflow"]
+        assert sorted(n["type"] for n in doc["nodes"]) == sorted(n["class_type"] for n in api.values()), path.name
+        assert {n["id"] for n in doc["nodes"]} == {int(k) for k in api}, path.name
+        links = sum(1 for n in api.values() for v in n["inputs"].values() if isinstance(v, list))
+        assert len(doc["links"]) == links, path.name
+        models = {m["name"] for m in doc["extra"]["batchgen"].get("models", [])}
+        on_nodes = {m["name"] for n in doc["nodes"] for m in (n.get("properties") or {}).get("models", [])}
+        assert on_nodes == models, path.name  # the frontend's missing-models dialog offers each download
