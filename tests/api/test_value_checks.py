@@ -75,3 +75,15 @@ async def test_the_bundled_prompt_list_template_is_one_job_per_line(env):
     jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
     assert [(j["params"]["prompt"], j["params"]["seed"]) for j in jobs] == [("A lighthouse at dawn", 0), ("海边的灯塔", 1),
                                                                           ("灯台と朝日 🌅", 2)]
+
+
+async def test_preview_lists_a_bad_list_node_as_its_problem(env):
+    from tests.unit.test_listnodes import card_graph
+
+    node = {"class_type": "BatchGenPromptList", "inputs": {"name": "prompt", "text": "\n"}}
+    resp = await env.client.post("/batchgen/v1/batches/preview", json={"template": {"workflow": card_graph(node)}})
+    body = await resp.json()
+    assert resp.status == 200 and body["total"] is None, body
+    assert [(p["status"], p["error"]) for p in body["problems"]] == [(400, "invalid_list_node")]
+    resp = await env.client.post("/batchgen/v1/batches", json={"template": {"workflow": card_graph(node)}})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_list_node"

@@ -21,6 +21,7 @@ REAL = {"qwen-image": "qwen", "qwen-image-edit": "qwen_edit", "flux-schnell": "f
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 PRESENT = ("vae", "qwen_image_vae.safetensors")
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+MANAGER_MAP = {"https://github.com/ltdrdata/ComfyUI-Impact-Pack": [["FaceDetailer", "SAMLoader"], {"title_aux": "ComfyUI Impact Pack"}]}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,10 @@ def server(tmp_path_factory):
     config = models / "extra_models.yaml"
     config.write_text(f"batchgen_test_models:\n    base_path: {models}\n    vae: vae\n")
     srv = new_server(tmp_path_factory.mktemp("comfy"), extra_args=["--extra-model-paths-config", str(config)])
+    # A stand-in for an installed ComfyUI-Manager: only its node map (ComfyUI logs the folder as a failed custom node).
+    manager = srv.data_dir / "custom_nodes" / "ComfyUI-Manager"
+    manager.mkdir(parents=True)
+    (manager / "extension-node-map.json").write_text(json.dumps(MANAGER_MAP), encoding="utf-8")
     srv.start()
     # An RGBA input image for the cut-out and the edit templates' image parameter.
     Image.new("RGBA", (64, 48), (200, 30, 30, 255)).save(srv.input_dir / "char.png")
@@ -196,3 +201,18 @@ def test_the_cutout_tail_saves_a_png_that_keeps_its_alpha_channel(server):
         assert img.mode == "RGBA" and img.size == (64, 48)
         alpha = img.getchannel("A")
         assert alpha.getpixel((5, 5)) == 255 and alpha.getpixel((60, 5)) == 0
+
+
+def test_a_custom_node_type_is_named_with_its_pack_from_comfyui_managers_node_map(server):
+    workflow = {"1": {"class_type": "LoadImage", "inputs": {"image": "char.png"}},
+                "2": {"class_type": "FaceDetailer", "inputs": {"image": ["1", 0]}},
+                "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}}
+    before = batches_total(server)
+    status, err = server.post(f"{API}/batches", {"template": {"workflow": workflow}})
+    assert status == 422 and err["error"] == "preflight_failed", err
+    assert err["details"]["missing_nodes"] == [{
+        "class_type": "FaceDetailer", "node_ids": ["2"],
+        "pack": {"name": "ComfyUI Impact Pack", "source": "comfyui-manager", "url": "https://github.com/ltdrdata/ComfyUI-Impact-Pack",
+                 "hint": "install ComfyUI Impact Pack (ComfyUI-Manager → Install Custom Nodes)"}}]
+    assert "node type FaceDetailer (from ComfyUI Impact Pack: install ComfyUI Impact Pack" in err["message"]
+    assert batches_total(server) == before

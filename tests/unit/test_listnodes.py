@@ -73,3 +73,4 @@ def test_prompts_sent_beside_list_nodes_conflict():
     with pytest.raises(ApiError) as err:
         with_list_nodes(build_template(card_graph(PROMPTS), autodetect=False), ["prompts"])
     assert err.value.code == "list_nodes_conflict" and "`prompts`" in err.value.message
+
