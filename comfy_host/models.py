@@ -36,7 +36,7 @@ def model_files(folder: str) -> list[str] | None:
 
 
 def manager_map_paths() -> list[Path]:
-    """Where an installed ComfyUI-Manager keeps extension-node-map.json (custom node folder, or the pip package)."""
+    """Where an installed ComfyUI-Manager keeps extension-node-map.json: its custom node folder, its pip package, or its cache."""
     import folder_paths
 
     found: list[Path] = []
@@ -52,6 +52,11 @@ def manager_map_paths() -> list[Path]:
             candidate = Path(location) / MANAGER_MAP
             if candidate.is_file():
                 found.append(candidate)
+    # Manager's downloaded copies ("<hash>_extension-node-map.json"): user/default/ComfyUI-Manager/cache (V3), user/__manager/cache (V4).
+    user = Path(folder_paths.get_user_directory())
+    for cache in (user / "default" / "ComfyUI-Manager" / "cache", user / "__manager" / "cache"):
+        if cache.is_dir():
+            found += sorted(cache.glob(f"*{MANAGER_MAP}"), key=lambda p: p.stat().st_mtime, reverse=True)
     return found
 
 
