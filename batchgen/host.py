@@ -100,6 +100,9 @@ class Host(Protocol):
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""
 
+    def read_input_file(self, name: str) -> bytes | None:
+        """The bytes of a file in the host's input folder (contained, size-capped), or None when there is none."""
+
     def model_folders(self) -> list[str]:
         """The model folder names the host knows (checkpoints, loras, diffusion_models, …)."""
 

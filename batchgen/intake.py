@@ -127,7 +127,8 @@ class IntakeMixin:
 
     def _list_nodes(self, req: BatchRequest, template: Template) -> tuple[Template, list[dict[str, Any]] | None]:
         """The template with our list nodes made constants, and their rows (None without list nodes)."""
-        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None])
+        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None],
+                               self.host.read_input_file)
 
     async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
         """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""

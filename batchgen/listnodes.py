@@ -11,16 +11,19 @@ and a shorter list repeats its last item.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from . import ids
 from .errors import bad_request
+from .filelist import file_items
 from .templates import Template, bindings_from_input_nodes
 
 MAX_ITEMS = 100_000
 MAX_SEED = 2**64 - 1
+# host.read_input_file: a file's bytes from ComfyUI's input folder (contained), or None when there is no such file.
+ReadFile = Callable[[str], "bytes | None"]
 
 
 def prompt_items(text: Any) -> list[str]:
@@ -37,19 +40,21 @@ def seed_items(start: Any, count: Any, step: Any) -> list[int]:
     return [(start + i * step) % (MAX_SEED + 1) for i in range(max(0, min(count, MAX_ITEMS)))]
 
 
-def _items(node_id: str, node: Mapping[str, Any]) -> tuple[str, str, list[Any]]:
+def _items(node_id: str, node: Mapping[str, Any], read_file: ReadFile | None) -> tuple[str, str, list[Any]]:
     """(parameter name, parameter type, items) of one list node, or a 400 naming what to fix."""
     inputs = node.get("inputs") or {}
     name = inputs.get(ids.INPUT_NODE_NAME_FIELD)
-    if node["class_type"] == ids.NODE_PROMPT_LIST:
-        items: list[Any] = prompt_items(inputs.get("text"))
-        kind, what = "text", "its text has no non-empty line"
-    else:
-        items = seed_items(inputs.get("start"), inputs.get("count"), inputs.get("step", 1))
-        kind, what = "int", "start, count and step must be integers and count at least 1"
     if any(isinstance(v, list) for v in inputs.values()):
         raise bad_request("invalid_list_node", f"list node {node_id} ({node['class_type']}) must have its values set on the node, "
                           "not linked from another node, to be run as a batch", node_id=str(node_id))
+    if node["class_type"] == ids.NODE_PROMPT_LIST:
+        items: list[Any] = prompt_items(inputs.get("text"))
+        kind, what = "text", "its text has no non-empty line"
+    elif node["class_type"] == ids.NODE_PROMPTS_FROM_FILE:
+        items, kind, what = _file_items(node_id, inputs, read_file), "text", "the file has no non-empty line or cell"
+    else:
+        items = seed_items(inputs.get("start"), inputs.get("count"), inputs.get("step", 1))
+        kind, what = "int", "start, count and step must be integers and count at least 1"
     if not items:
         raise bad_request("invalid_list_node", f"list node {node_id} ({node['class_type']}) makes no items: {what}", node_id=str(node_id))
     if not isinstance(name, str) or not name:
@@ -57,12 +62,24 @@ def _items(node_id: str, node: Mapping[str, Any]) -> tuple[str, str, list[Any]]:
     return name, kind, items
 
 
+def _file_items(node_id: str, inputs: Mapping[str, Any], read_file: ReadFile | None) -> list[str]:
+    name, column = inputs.get("file"), inputs.get("column", "")
+    data = read_file(name) if read_file is not None and isinstance(name, str) else None
+    if data is None:
+        raise bad_request("invalid_list_node", f"list node {node_id}: no file {name!r} in ComfyUI's input folder (or it is over 32 MB)",
+                          node_id=str(node_id))
+    items = file_items(data, name, column if isinstance(column, str) else "")
+    if len(items) > MAX_ITEMS:
+        raise bad_request("invalid_list_node", f"list node {node_id}: {name} has more than {MAX_ITEMS} items", node_id=str(node_id))
+    return items
+
+
 def list_nodes(workflow: Mapping[str, Any]) -> list[str]:
     """Ids of our list nodes in an API-format workflow."""
     return [str(nid) for nid, n in workflow.items() if isinstance(n, Mapping) and n.get("class_type") in LIST_NODES]
 
 
-def apply_list_nodes(template: Template) -> tuple[Template, list[dict[str, Any]]]:
+def apply_list_nodes(template: Template, read_file: ReadFile | None = None) -> tuple[Template, list[dict[str, Any]]]:
     """(the template with each list node made a BatchGen Input node, one row {name: item} per job); rows are [] without list nodes."""
     found = list_nodes(template.workflow)
     if not found:
@@ -70,7 +87,7 @@ def apply_list_nodes(template: Template) -> tuple[Template, list[dict[str, Any]]
     workflow = copy.deepcopy(template.workflow)
     columns: dict[str, list[Any]] = {}
     for node_id in found:
-        name, kind, items = _items(node_id, workflow[node_id])
+        name, kind, items = _items(node_id, workflow[node_id], read_file)
         if name in columns and columns[name] != items:
             raise bad_request("invalid_list_node", f"two list nodes are named {name!r} with different items; name them apart",
                               param=name)
@@ -86,9 +103,10 @@ def apply_list_nodes(template: Template) -> tuple[Template, list[dict[str, Any]]
     return replace(template, workflow=workflow, bindings=bindings), rows
 
 
-def with_list_nodes(template: Template, row_fields: list[str]) -> tuple[Template, list[dict[str, Any]] | None]:
+def with_list_nodes(template: Template, row_fields: list[str], read_file: ReadFile | None = None
+                    ) -> tuple[Template, list[dict[str, Any]] | None]:
     """apply_list_nodes for a request that already sends ``row_fields`` (prompts, jobs, table): those conflict with list nodes."""
-    template, rows = apply_list_nodes(template)
+    template, rows = apply_list_nodes(template, read_file)
     if not rows:
         return template, None
     if row_fields:
@@ -97,4 +115,4 @@ def with_list_nodes(template: Template, row_fields: list[str]) -> tuple[Template
     return template, rows
 
 
-LIST_NODES = (ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST)
+LIST_NODES = (ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST, ids.NODE_PROMPTS_FROM_FILE)

@@ -106,6 +106,10 @@ class ComfyHost:
         """True for an existing file inside the input (or annotated output/temp) folder."""
         return files.input_file_exists(self._folders(), name)
 
+    def read_input_file(self, name: str) -> bytes | None:
+        """A file's bytes from the input folder (for Prompts From File nodes submitted as a batch)."""
+        return files.read_input_file(self._folders(), name)
+
     # -- preflight -------------------------------------------------------------------------
 
     def model_folders(self) -> list[str]:

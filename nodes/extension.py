@@ -8,7 +8,7 @@ from ..batchgen import ids
 from ._comfy import ComfyExtension, io
 from .demo import BatchGenTextCard
 from .inputs import BatchGenInputFloat, BatchGenInputImage, BatchGenInputInt, BatchGenInputText
-from .lists import BatchGenPromptList, BatchGenSeedList
+from .lists import BatchGenPromptList, BatchGenPromptsFromFile, BatchGenSeedList
 
 log = logging.getLogger("batchgen.nodes")
 
@@ -22,8 +22,10 @@ NODES: tuple[type[io.ComfyNode], ...] = (
     BatchGenTextCard,
     BatchGenPromptList,
     BatchGenSeedList,
+    BatchGenPromptsFromFile,
 )
-EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD, ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST}
+EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD, ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST,
+                                                 ids.NODE_PROMPTS_FROM_FILE}
 
 
 class BatchGenExtension(ComfyExtension):

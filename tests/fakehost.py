@@ -176,6 +176,10 @@ class FakeHost:
         defs = {ct: normalise_node({}, output=ct in OUTPUT_NODES) for ct in KNOWN_NODES}
         return {**defs, **{ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}}
 
+    def read_input_file(self, name: str) -> bytes | None:
+        path = self.output_dir.parent / "input" / name
+        return path.read_bytes() if name in self.input_files and path.is_file() else None
+
     def model_folders(self) -> list[str]:
         return sorted(self.models)
 

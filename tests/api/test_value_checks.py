@@ -87,3 +87,23 @@ async def test_preview_lists_a_bad_list_node_as_its_problem(env):
     assert [(p["status"], p["error"]) for p in body["problems"]] == [(400, "invalid_list_node")]
     resp = await env.client.post("/batchgen/v1/batches", json={"template": {"workflow": card_graph(node)}})
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_list_node"
+
+
+async def test_a_prompts_from_file_node_becomes_one_job_per_row_of_its_column(env):
+    from tests.unit.test_listnodes import card_graph
+
+    folder = env.host.output_dir.parent / "input" / "lists"
+    folder.mkdir(parents=True)
+    (folder / "商品.csv").write_bytes("商品名,价格\r\n保温杯,39\r\n水杯 🥤,12\r\n".encode("gb18030"))
+    env.host.input_files.add("lists/商品.csv")
+    node = {"class_type": "BatchGenPromptsFromFile", "inputs": {"name": "prompt", "file": "lists/商品.csv", "column": "商品名"}}
+    resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": card_graph(node)}})
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 2, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [j["params"]["prompt"] for j in jobs] == ["保温杯", "水杯 🥤"]
+    node["inputs"]["file"] = "lists/none.csv"
+    resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": card_graph(node)}})
+    body = await resp.json()
+    assert resp.status == 400 and body["error"] == "invalid_list_node" and "lists/none.csv" in body["message"], body
+    assert await batches_total(env) == 1
