@@ -21,6 +21,8 @@ from .inputs import NAME_TOOLTIP
 
 CATEGORY = f"{ids.NODE_CATEGORY}/lists"
 _MAX_LISTED = 2000  # files offered in the combo
+_MAX_DEPTH = 3  # subfolder levels searched
+_MAX_SCANNED = 50_000  # directory entries looked at
 _TWO_WAYS = (" Run with ComfyUI's Run button it is a list node: everything downstream runs once per item, in one queue item. "
              "Submitted as a batch (POST /batchgen/v1/batches with this workflow) it makes one tracked, resumable job per item.")
 
@@ -83,11 +85,15 @@ def _table_files() -> list[str]:
     """.txt/.csv/.tsv/.jsonl/.xlsx files in the input folder and its subfolders ("sub/names.csv"), sorted."""
     root = folder_paths.get_input_directory()
     found: list[str] = []
+    seen = 0
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = os.path.relpath(folder, root)
+        depth = 0 if rel == "." else rel.count(os.sep) + 1
+        # Called whenever ComfyUI reads the node's inputs: an input folder of many images must stay cheap to list.
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _MAX_DEPTH else []
+        seen += len(names)
         found += [n if rel == "." else f"{rel}/{n}".replace(os.sep, "/") for n in names if file_format(n) and not n.startswith(".")]
-        if len(found) >= _MAX_LISTED:
+        if len(found) >= _MAX_LISTED or seen >= _MAX_SCANNED:
             break
     return sorted(found)[:_MAX_LISTED]
 
