@@ -59,3 +59,21 @@ def test_as_a_batch_the_same_graph_is_one_job_per_item_with_the_items_as_values(
     for job, line in zip(jobs, LINES, strict=True):
         [out] = job["outputs"]
         assert card_text(comfy, out) == line  # the list node ran as a constant holding this job's item
+
+
+def test_prompts_from_file_both_ways_on_a_gbk_csv_in_the_input_folder(comfy):
+    folder = comfy.input_dir / "lists"
+    folder.mkdir(exist_ok=True)
+    (folder / "商品.csv").write_bytes("商品名,价格\r\n保温杯 红色,39\r\n\r\n水杯,12\r\n,5\r\n".encode("gbk"))
+    node = {"class_type": "BatchGenPromptsFromFile", "inputs": {"name": "prompt", "file": "lists/商品.csv", "column": "商品名"}}
+    graph = card_graph(node)
+    graph["6"]["inputs"]["filename_prefix"] = "native/file"
+    entry = native_run(comfy, graph)
+    assert len(entry["outputs"]["6"]["images"]) == 2, entry["outputs"]  # one queue item, one card per non-empty cell
+    status, batch = comfy.post(f"{API}/batches", {"template": {"workflow": card_graph(node)}})
+    assert status == 201 and batch["total"] == 2, batch
+    assert comfy.wait_batch(batch["id"], timeout=120)["status"] == "succeeded"
+    jobs = sorted(comfy.all_jobs(batch["id"]), key=lambda j: j["idx"])
+    assert [card_text(comfy, j["outputs"][0]) for j in jobs] == ["保温杯 红色", "水杯"]
+    options = comfy.get("/object_info/BatchGenPromptsFromFile")["BatchGenPromptsFromFile"]["input"]["required"]["file"]
+    assert "lists/商品.csv" in json.dumps(options, ensure_ascii=False)
