@@ -150,6 +150,24 @@ class Parameter(Reply):
     source: Literal["input_node", "explicit", "auto"]
 
 
+class ModelFile(Reply):
+    """A model file a template needs (its models manifest)."""
+
+    name: str = Field(description="File name as the loader node names it.")
+    folder: str = Field(description="ComfyUI model folder it belongs in (models/<folder>/), e.g. diffusion_models.")
+    url: str | None = Field(None, description="Where to download it.")
+    size: int | None = Field(None, description="Size in bytes, when known.")
+
+
+class NodePackNeed(Reply):
+    """A node pack (or ComfyUI version) a template's node types need."""
+
+    name: str
+    url: str | None = None
+    hint: str | None = None
+    nodes: list[str] = Field(description="The template's node types it provides.")
+
+
 class TemplateSummary(Reply):
     """A template as listed (without its workflow)."""
 
@@ -158,6 +176,9 @@ class TemplateSummary(Reply):
     description: str
     origin: Literal["bundled", "user"]
     parameters: list[Parameter]
+    aliases: list[str] = Field(default_factory=list, description="Other names the template answers to (the old tool's workflow_type).")
+    models: list[ModelFile] = Field(default_factory=list, description="Model files it needs, with folder and download URL.")
+    node_packs: list[NodePackNeed] = Field(default_factory=list, description="Node packs or ComfyUI versions its node types need.")
 
 
 class Template(TemplateSummary):

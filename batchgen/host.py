@@ -110,5 +110,17 @@ class Host(Protocol):
     def input_file_exists(self, name: str) -> bool:
         """True if ``name`` (e.g. "sub/a.png [input]") is a file in the host's input directory."""
 
+    def read_input_file(self, name: str) -> bytes | None:
+        """The bytes of a file in the host's input folder (contained, size-capped), or None when there is none."""
+
+    def model_folders(self) -> list[str]:
+        """The model folder names the host knows (checkpoints, loras, diffusion_models, …)."""
+
+    def model_files(self, folder: str) -> list[str] | None:
+        """The model files the host lists for a folder, or None when it does not know that folder."""
+
+    def node_packs(self) -> Mapping[str, Any]:
+        """class_type → ``nodepacks.NodePack`` from ComfyUI-Manager's node map when Manager is installed, else empty."""
+
     def release(self, prompt_ids: Iterable[str]) -> None:
         """Outcomes of these prompts are committed: the host may drop them from its history (keeping a few)."""

@@ -38,6 +38,10 @@ NODE_INPUT_INT = "BatchGenInputInt"
 NODE_INPUT_FLOAT = "BatchGenInputFloat"
 NODE_INPUT_IMAGE = "BatchGenInputImage"
 NODE_TEXT_CARD = "BatchGenTextCard"
+# List (source) nodes: a list output under ComfyUI's own Run, one job per item when submitted as a batch.
+NODE_PROMPT_LIST = "BatchGenPromptList"
+NODE_SEED_LIST = "BatchGenSeedList"
+NODE_PROMPTS_FROM_FILE = "BatchGenPromptsFromFile"
 
 # BatchGen Input node id -> parameter value type. The node's "name" input names the
 # parameter, its "value" input holds the default and is the slot a job's value fills.

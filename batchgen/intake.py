@@ -18,7 +18,9 @@ from .errors import ApiError, bad_request, unprocessable
 from .expansion import JobSpec, expand, plan, wildcard_plan
 from .host import HostValidationError
 from .jobscan import JobScan, scan
+from .listnodes import with_list_nodes
 from .models import Batch, Job
+from .preflight import missing_requirements, model_input_slots, preflight_error
 from .registry import template_from_document
 from .sheets import grid_description
 from .source_context import SourceContext, upload_ids
@@ -109,6 +111,9 @@ class IntakeMixin:
         template_id = check_template_id(req.id or slugify(req.name or "").lower())
         doc = req.model_dump(exclude_none=True, exclude={"replace"})
         template = template_from_document({**doc, "id": template_id, "name": req.name or template_id}, template_id, "user")
+        missing = await self._preflight(template)
+        if missing is not None:
+            raise missing
         await self.validate_template(template)
         self.registry.save(template, replace=req.replace)
         return self.registry.get(template_id)
@@ -121,7 +126,13 @@ class IntakeMixin:
         fingerprint, existing = await self._replayed(req, idempotency_key)
         if existing is not None:
             return existing, False
-        return await self._create(req, self.resolve_template(req.template), idempotency_key, fingerprint)
+        template, list_rows = self._list_nodes(req, self.resolve_template(req.template))
+        return await self._create(req, template, idempotency_key, fingerprint, list_rows)
+
+    def _list_nodes(self, req: BatchRequest, template: Template) -> tuple[Template, list[dict[str, Any]] | None]:
+        """The template with our list nodes made constants, and their rows (None without list nodes)."""
+        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None],
+                               self.host.read_input_file)
 
     async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
         """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""
@@ -138,7 +149,7 @@ class IntakeMixin:
             return req.model_copy(update={"wildcards": w.model_copy(update={"seed": seed})})
         return req
 
-    async def _expand(self, req: BatchRequest, template: Template) -> list[JobSpec]:
+    async def _expand(self, req: BatchRequest, template: Template, list_rows: list[dict[str, Any]] | None = None) -> list[JobSpec]:
         """The request's jobs (the sources expanded, values typed), before any check against ComfyUI."""
         loader = folder_loader(self.wildcards_dir)
         context = await self._source_context(req)
@@ -146,6 +157,8 @@ class IntakeMixin:
         def run() -> list[JobSpec]:
             # Dumping the request is in the thread too: 10,000 rows take milliseconds the event loop should not spend.
             rows = req.model_dump(exclude_unset=True, exclude={"template"})
+            if list_rows is not None:
+                rows["jobs"] = list_rows  # the workflow's list nodes, one row per item
             if req.wildcards is not None:
                 rows["wildcards"] = req.wildcards.model_dump()
             return expand(rows, template, self.config.limits, None, loader, context)
@@ -159,7 +172,7 @@ class IntakeMixin:
         body = req.model_dump(include={"matrix", "axes"}, exclude_unset=True)
         return grid_description(await asyncio.to_thread(grid, body, self.config.limits.max_jobs))
 
-    async def _plan(self, req: BatchRequest, template: Template, keep: int) -> JobScan:
+    async def _plan(self, req: BatchRequest, template: Template, keep: int, list_rows: list[dict[str, Any]] | None = None) -> JobScan:
         """(Preview.) The request's jobs scanned once in a thread without keeping them: count, first ``keep`` jobs, what checks need."""
         loader = folder_loader(self.wildcards_dir)
         context = await self._source_context(req)
@@ -168,6 +181,8 @@ class IntakeMixin:
             body = req.model_dump(exclude_unset=True, exclude={"template"})
             if req.wildcards is not None:
                 body["wildcards"] = req.wildcards.model_dump()
+            if list_rows is not None:
+                body["jobs"] = list_rows  # the workflow's list nodes, one row per item
             return scan(plan(body, template, self.config.limits, None, loader, context).scanning(keep), list(template.bindings), keep)
 
         return await asyncio.to_thread(run)
@@ -181,10 +196,24 @@ class IntakeMixin:
         return SourceContext(await uploads.resolve(names) if names else {}, uploads.input_dir)
 
     async def _check(self, template: Template, jobs: list[JobSpec] | JobScan, every: bool = False) -> list[ApiError]:
-        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers)."""
+        """The checks a submission makes after expanding, in order; the problems found (the first is what a submission answers).
+
+        Preflight (missing node types and model files) comes first. When it fails, the per-value checks skip the inputs it
+        named and ComfyUI's own validation is not asked: both would only repeat it, one file at a time.
+        """
         problems: list[ApiError] = []
         found = jobs if isinstance(jobs, JobScan) else await asyncio.to_thread(scan, jobs, list(template.bindings))
-        for step in (self._check_images, self._check_values, self._validate_shapes):
+        missing = await self._preflight(template, found)
+        reported: frozenset[tuple[str, str]] = frozenset()
+        if missing is not None:
+            problems.append(missing)
+            if not every:
+                return problems
+            reported = model_input_slots(missing.details["missing_models"])
+        steps = [self._check_images, lambda t, s: self._check_values(t, s, reported)]
+        if missing is None:
+            steps.append(self._validate_shapes)
+        for step in steps:
             try:
                 await step(template, found)
             except ApiError as exc:
@@ -193,21 +222,33 @@ class IntakeMixin:
                     break
         return problems
 
-    async def _check_values(self, template: Template, found: JobScan) -> None:
-        await asyncio.to_thread(check_job_values, template, found, self.host.node_definitions())
+    async def _preflight(self, template: Template, found: JobScan | None = None) -> ApiError | None:
+        """One 422 naming every missing node type and model file, or None."""
+        host = self.host
 
-    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str) -> tuple[Batch, bool]:
+        def run() -> ApiError | None:
+            nodes, models = missing_requirements(template, found, host.node_definitions(), host.model_files,
+                                                 host.model_folders(), host.node_packs())
+            return preflight_error(nodes, models)
+
+        return await asyncio.to_thread(run)
+
+    async def _check_values(self, template: Template, found: JobScan, skip: frozenset[tuple[str, str]] = frozenset()) -> None:
+        await asyncio.to_thread(check_job_values, template, found, self.host.node_definitions(), skip)
+
+    async def _create(self, req: BatchRequest, template: Template, idempotency_key: str | None, fingerprint: str,
+                      list_rows: list[dict[str, Any]] | None = None) -> tuple[Batch, bool]:
         uploads = getattr(self, "uploads", None)
         if uploads is None:
-            return await self._create_held(req, template, idempotency_key, fingerprint)
+            return await self._create_held(req, template, idempotency_key, fingerprint, list_rows)
         # The uploads it names cannot be deleted between being read and the batch being committed.
         with uploads.hold(upload_ids(req.model_dump(include={"table", "images"}, exclude_unset=True))):
-            return await self._create_held(req, template, idempotency_key, fingerprint)
+            return await self._create_held(req, template, idempotency_key, fingerprint, list_rows)
 
     async def _create_held(self, req: BatchRequest, template: Template, idempotency_key: str | None,
-                           fingerprint: str) -> tuple[Batch, bool]:
+                           fingerprint: str, list_rows: list[dict[str, Any]] | None = None) -> tuple[Batch, bool]:
         req = self._fill_in(req)
-        specs = await self._expand(req, template)
+        specs = await self._expand(req, template, list_rows)
         problems = await self._check(template, specs)
         if problems:
             raise problems[0]

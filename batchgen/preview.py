@@ -25,14 +25,21 @@ class PreviewMixin:
         """Job count, the first ``rows`` jobs with values and coordinates, the bindings used, and the problems found."""
         req = parse_request(BatchRequest, body, lambda: self._param_names(body))  # type: ignore[attr-defined]
         req = self._fill_in(req)  # type: ignore[attr-defined]
-        template = self.resolve_template(req.template)  # type: ignore[attr-defined]
+        try:
+            template, list_rows = self._list_nodes(req, self.resolve_template(req.template))  # type: ignore[attr-defined]
+        except ApiError as exc:
+            if exc.code not in ("list_nodes_conflict", "invalid_list_node"):
+                raise
+            out = {"total": None, "jobs": [], "bindings": [], "problems": [problem_json(exc)], "reproducible": True,
+                   "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None}
+            return out
         seed_random = SEED_PARAM in template.bindings and _seed_is_random(req)
         out: dict[str, Any] = {"total": None, "jobs": [], "bindings": [], "problems": [],
                                "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None,
                                "reproducible": not seed_random, "eta": _no_eta("the rows could not be expanded")}
         try:
             # One pass in a thread over the lazy expansion: a 100,000-job grid is counted and checked, never held in memory.
-            found = await self._plan(req, template, rows)  # type: ignore[attr-defined]
+            found = await self._plan(req, template, rows, list_rows)  # type: ignore[attr-defined]
         except ApiError as exc:
             out["problems"].append(problem_json(exc))
             return out

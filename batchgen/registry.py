@@ -6,14 +6,20 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .api_parse import loads_strict, suggest
 from .errors import ApiError, bad_request, conflict, not_found
+from .nodepacks import SOURCE_TEMPLATE, NodePack
+from .preflight import ModelEntry
 from .templates import Template, build_template, check_template_id
 
 log = logging.getLogger("batchgen.registry")
+
+# Key under a UI-format workflow's ``extra`` holding our template (one file is both the editor example and the template).
+EMBED_KEY = "batchgen"
 
 
 def template_from_document(doc: Any, fallback_id: str, origin: str) -> Template:
@@ -30,8 +36,46 @@ def template_from_document(doc: Any, fallback_id: str, origin: str) -> Template:
     description = meta.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise bad_request("invalid_template", "template name and description must be strings")
-    return build_template(workflow, meta.get("bindings"), template_id=template_id, name=name, description=description,
-                          origin=origin, autodetect=meta.get("autodetect", True) is not False)
+    template = build_template(workflow, meta.get("bindings"), template_id=template_id, name=name, description=description,
+                              origin=origin, autodetect=meta.get("autodetect", True) is not False)
+    extra = _manifest(meta)
+    if extra:
+        template = replace(template, extra=extra)
+    return template
+
+
+def embedded_template(doc: Any) -> Any:
+    """Our template data inside a UI-format (editor) workflow (``extra.batchgen``), or None for a plain example workflow."""
+    if isinstance(doc, dict) and "nodes" in doc and "links" in doc:
+        data = (doc.get("extra") or {}).get(EMBED_KEY) if isinstance(doc.get("extra"), dict) else None
+        return data if isinstance(data, dict) else None
+    return doc
+
+
+def _manifest(meta: dict[str, Any]) -> dict[str, Any]:
+    """models / node_packs / aliases of a bundled template document, checked."""
+    extra: dict[str, Any] = {}
+    models = meta.get("models") or []
+    if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str)
+                                               and isinstance(m.get("folder"), str) for m in models):
+        raise bad_request("invalid_template", "models must be a list of {name, folder, url?, size?}")
+    if models:
+        extra["models"] = [ModelEntry(m["name"], m["folder"], m.get("url"), m.get("size")) for m in models]
+    packs = meta.get("node_packs") or []
+    if not isinstance(packs, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
+                                              and isinstance(p.get("nodes", []), list) for p in packs):
+        raise bad_request("invalid_template", "node_packs must be a list of {name, url?, hint?, nodes: [node types]}")
+    if packs:
+        extra["node_packs"] = [{"name": p["name"], "url": p.get("url"), "hint": p.get("hint"), "nodes": list(p.get("nodes", []))}
+                               for p in packs]
+        extra["node_packs_by_type"] = {ct: NodePack(p["name"], p.get("url"), p.get("hint"), SOURCE_TEMPLATE)
+                                       for p in packs for ct in p.get("nodes", [])}
+    aliases = meta.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise bad_request("invalid_template", "aliases must be a list of names")
+    if aliases:
+        extra["aliases"] = [check_template_id(a) for a in aliases]
+    return extra
 
 
 class TemplateRegistry:
@@ -41,6 +85,7 @@ class TemplateRegistry:
         self.bundled_dir = bundled_dir
         self.user_dir = user_dir
         self._bundled: dict[str, Template] = {}
+        self._aliases: dict[str, str] = {}
         self._load_bundled()
 
     def _load_bundled(self) -> None:
@@ -48,14 +93,20 @@ class TemplateRegistry:
             return
         for path in sorted(self.bundled_dir.glob("*.json")):
             try:
-                doc = loads_strict(path.read_text(encoding="utf-8"))
-                if isinstance(doc, dict) and "nodes" in doc and "links" in doc:
-                    continue  # a UI-format example workflow, not a batch template
+                doc = embedded_template(loads_strict(path.read_text(encoding="utf-8")))
+                if doc is None:
+                    continue  # a UI-format example workflow without our template data
                 template = template_from_document(doc, path.stem, "bundled")
             except Exception as exc:
                 log.warning("[batchgen] skipping bundled template %s: %s", path.name, exc)
                 continue
             self._bundled[template.id or path.stem] = template
+        for template_id, template in self._bundled.items():
+            for alias in template.extra.get("aliases") or ():
+                if alias in self._bundled or alias in self._aliases:
+                    log.warning("[batchgen] alias %r of template %s is taken; ignored", alias, template_id)
+                    continue
+                self._aliases[alias] = template_id
 
     def _user_path(self, template_id: str) -> Path | None:
         if self.user_dir is None:
@@ -86,6 +137,8 @@ class TemplateRegistry:
             raise bad_request("invalid_template", "template must be an id string or {workflow, bindings}")
         if template_id in self._bundled:
             return self._bundled[template_id]
+        if template_id in self._aliases:
+            return self._bundled[self._aliases[template_id]]
         try:
             path = self._user_path(template_id)
         except Exception:
@@ -101,7 +154,7 @@ class TemplateRegistry:
     def save(self, template: Template, replace: bool = False) -> None:
         """Write a user template atomically."""
         assert template.id is not None
-        if template.id in self._bundled:
+        if template.id in self._bundled or template.id in self._aliases:
             raise conflict("template_exists", f"{template.id!r} is a bundled template; choose another id")
         path = self._user_path(template.id)
         if path is None:

@@ -100,6 +100,9 @@ class Template:
             "description": self.description,
             "origin": self.origin,
             "parameters": [b.as_dict() for b in self.bindings.values()],
+            "aliases": list(self.extra.get("aliases") or ()),
+            "models": [m.as_dict() for m in self.extra.get("models") or ()],
+            "node_packs": list(self.extra.get("node_packs") or ()),
         }
 
     def detail(self) -> dict[str, Any]:

@@ -125,7 +125,8 @@ def _needed_nodes(workflow: Mapping[str, Any], node_defs: Mapping[str, NodeDef])
     return needed
 
 
-def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeDef], needed: set[str] | None) -> list[_Target]:
+def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeDef], needed: set[str] | None,
+             skip: frozenset[tuple[str, str]] = frozenset()) -> list[_Target]:
     """Every checkable node input this binding's values reach (direct slots and through our Input nodes)."""
     workflow = template.workflow
     found: list[_Target] = []
@@ -139,6 +140,8 @@ def _targets(template: Template, binding: Binding, node_defs: Mapping[str, NodeD
             return  # unknown classes and inputs are ComfyUI's validation's business
         if needed is not None and node_id not in needed:
             return  # a node no output needs never runs: ComfyUI does not check it either
+        if (node_id, name) in skip:
+            return  # preflight already named this input's missing files
         seen.add((node_id, name))
         found.append(_Target(node_id, class_type, name, node_def.inputs[name], linked))
 
@@ -248,7 +251,8 @@ def _workflow_value(template: Template, binding: Binding) -> Any:
     return None if value is None or _is_link(value) else value
 
 
-def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mapping[str, NodeDef]) -> None:
+def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mapping[str, NodeDef],
+                     skip: frozenset[tuple[str, str]] = frozenset()) -> None:
     """Raise ApiError 400 ``invalid_param_value`` for the first job value its node input would reject.
 
     ``specs`` are the expanded jobs (``.params``: name → value), in job-index order. Jobs without a
@@ -257,7 +261,7 @@ def check_job_values(template: Template, specs: Sequence[Any], node_defs: Mappin
     """
     needed = _needed_nodes(template.workflow, node_defs)
     for name, binding in template.bindings.items():
-        checks = [(t, c) for t in _targets(template, binding, node_defs, needed) if (c := _checker(t)) is not None]
+        checks = [(t, c) for t in _targets(template, binding, node_defs, needed, skip) if (c := _checker(t)) is not None]
         if not checks:
             continue
         # A JobScan (batchgen/jobscan.py) carries the distinct values already; a plain list of jobs is scanned here.

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..batchgen.host import HostInfo, PromptLookup
 from ..batchgen.models import OutputFile
-from . import files
+from . import files, models
 from .history import HistoryTrimmer
 from .progress import ProgressRelay, install_send_hook, job_of
 from .queue import NativeQueue
@@ -33,6 +33,7 @@ class ComfyHost:
         self.progress: ProgressRelay = install_send_hook(server, ProgressRelay)
         self._definitions: NodeDefinitions = live_definitions()
         self._folders = folders
+        self._node_packs: Mapping[str, Any] | None = None
 
     # -- queue -----------------------------------------------------------------------------
 
@@ -116,3 +117,23 @@ class ComfyHost:
     def folder_files(self, subfolder: str) -> list[Path]:
         """Regular files directly inside <output>/<subfolder> (e.g. a batch's _contact_sheets), contained in the output folder."""
         return files.folder_files(self._folders(), subfolder)
+
+    def read_input_file(self, name: str) -> bytes | None:
+        """A file's bytes from the input folder (for Prompts From File nodes submitted as a batch)."""
+        return files.read_input_file(self._folders(), name)
+
+    # -- preflight -------------------------------------------------------------------------
+
+    def model_folders(self) -> list[str]:
+        """The model folder names ComfyUI knows."""
+        return models.model_folders()
+
+    def model_files(self, folder: str) -> list[str] | None:
+        """The files ComfyUI lists for a model folder, or None for an unknown folder."""
+        return models.model_files(folder)
+
+    def node_packs(self) -> Mapping[str, Any]:
+        """ComfyUI-Manager's class_type → pack map (read once; empty without Manager)."""
+        if self._node_packs is None:
+            self._node_packs = models.load_manager_map()
+        return self._node_packs

@@ -125,6 +125,20 @@ def split_annotation(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+def read_input_file(folders: Folders, name: str, limit: int = 32 * 1024 * 1024) -> bytes | None:
+    """The bytes of a file inside the input folder (or the annotated output/temp folder), or None (missing, outside, too big)."""
+    if not input_file_exists(folders, name):
+        return None
+    stripped, kind = split_annotation(name)
+    path = (folders.named(kind or "input").resolve() / stripped).resolve()
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError:
+        return None
+    return data if len(data) <= limit else None
+
+
 def input_file_exists(folders: Folders, name: str) -> bool:
     """True for an existing file inside the input folder (or the annotated output/temp folder)."""
     if not isinstance(name, str) or not name.strip() or "\x00" in name:

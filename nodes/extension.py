@@ -8,6 +8,7 @@ from ..batchgen import ids
 from ._comfy import ComfyExtension, io
 from .demo import BatchGenTextCard
 from .inputs import BatchGenInputFloat, BatchGenInputImage, BatchGenInputInt, BatchGenInputText
+from .lists import BatchGenPromptList, BatchGenPromptsFromFile, BatchGenSeedList
 
 log = logging.getLogger("batchgen.nodes")
 
@@ -19,8 +20,12 @@ NODES: tuple[type[io.ComfyNode], ...] = (
     BatchGenInputFloat,
     BatchGenInputImage,
     BatchGenTextCard,
+    BatchGenPromptList,
+    BatchGenSeedList,
+    BatchGenPromptsFromFile,
 )
-EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD}
+EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD, ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST,
+                                                 ids.NODE_PROMPTS_FROM_FILE}
 
 
 class BatchGenExtension(ComfyExtension):

@@ -78,6 +78,10 @@ class FakeHost:
     # A prompt this returns True for fails like a node raising (not transient: no retry), e.g. one cell of a grid.
     fail_if: Callable[[dict[str, Any]], bool] | None = None
     card_size: int = 16  # side of the PNGs SaveImage writes
+    # Model folder → files, as folder_paths would list them (the fake CheckpointLoaderSimple offers the checkpoints).
+    models: dict[str, list[str]] = field(default_factory=lambda: {
+        "checkpoints": list(CKPT_NAMES), "loras": [], "vae": [], "diffusion_models": [], "text_encoders": []})
+    manager_packs: dict[str, Any] = field(default_factory=dict)
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self.listener = callback
@@ -189,7 +193,22 @@ class FakeHost:
         return self.input_dir is not None and "\x00" not in name and ".." not in name and (self.input_dir / name).is_file()
 
     def node_definitions(self) -> dict[str, NodeDef]:
-        return {ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}
+        # Every node the fake knows has a definition (those without listed inputs: none to check), as in ComfyUI.
+        defs = {ct: normalise_node({}, output=ct in OUTPUT_NODES) for ct in KNOWN_NODES}
+        return {**defs, **{ct: normalise_node(types, args, output=ct in OUTPUT_NODES) for ct, (types, args) in INPUT_TYPES.items()}}
+
+    def read_input_file(self, name: str) -> bytes | None:
+        path = self.output_dir.parent / "input" / name
+        return path.read_bytes() if name in self.input_files and path.is_file() else None
+
+    def model_folders(self) -> list[str]:
+        return sorted(self.models)
+
+    def model_files(self, folder: str) -> list[str] | None:
+        return self.models.get(folder)
+
+    def node_packs(self) -> dict[str, Any]:
+        return self.manager_packs
 
     def release(self, prompt_ids: Iterable[str]) -> None:
         self.released.extend(prompt_ids)

@@ -218,7 +218,7 @@ async def test_bundled_template_cannot_be_overwritten(env):
         ({"id": "Bad Id!", "workflow": user_workflow()}, 400),
         ({"id": "../escape", "workflow": user_workflow()}, 400),
         ({"id": "ui", "workflow": {"nodes": [], "links": []}}, 400),
-        ({"id": "nope", "workflow": {"1": {"class_type": "NoSuchNode", "inputs": {}}}}, 400),
+        ({"id": "nope", "workflow": {"1": {"class_type": "NoSuchNode", "inputs": {}}}}, 422),  # preflight: missing node type
         ({"id": "nope2", "workflow": user_workflow(), "bindings": {"x": "99.text"}}, 400),
         ({"id": "noflow", "name": "no workflow"}, 400),
     ],
@@ -479,14 +479,13 @@ async def test_body_over_max_body_bytes_without_content_length_is_413(seeded):
     await expect_rejected(seeded, resp, 413, "body_too_large")
 
 
-async def test_workflow_with_an_unknown_node_is_400_with_node_errors(seeded):
+async def test_workflow_with_an_unknown_node_fails_preflight_naming_it(seeded):
     wf = user_workflow()
     wf["9"] = {"class_type": "SomeMissingCustomNode", "inputs": {"image": ["2", 0]}}
     resp = await post(seeded, "/batches", {"template": {"workflow": wf}, "jobs": [{"title": "a"}]})
-    body = await expect_rejected(seeded, resp, 400, "workflow_invalid")
-    assert body["message"].startswith("node 9 (SomeMissingCustomNode) "), body["message"]
-    assert "9" in body["details"]["node_errors"]
-    assert body["details"]["node_errors"]["9"]["class_type"] == "SomeMissingCustomNode"
+    body = await expect_rejected(seeded, resp, 422, "preflight_failed")
+    assert "node type SomeMissingCustomNode (no known node pack provides it)" in body["message"], body["message"]
+    assert body["details"]["missing_nodes"] == [{"class_type": "SomeMissingCustomNode", "node_ids": ["9"], "pack": None}]
 
 
 async def test_ui_format_inline_workflow_is_400_with_a_hint(seeded):

@@ -25,15 +25,20 @@ async def test_width_over_the_text_card_max_in_job_500_is_a_400_and_nothing_is_s
     assert await batches_total(env) == 0
 
 
-async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow(env):
+async def test_misspelt_checkpoint_in_one_job_of_an_inline_workflow_fails_preflight(env):
     workflow = CHECKPOINT
     jobs = [{"ckpt": CKPT_NAMES[i % 3]} for i in range(20)]
     jobs[7]["ckpt"] = "sdxl.safetensor"
     resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": workflow, "bindings": {"ckpt": "1.ckpt_name"}},
                                                          "jobs": jobs})
     body = await resp.json()
-    assert resp.status == 400 and body["details"]["job"] == 7 and body["details"]["param"] == "ckpt", body
-    assert "did you mean 'sdxl.safetensors'?" in body["message"]
+    # A model file that is not there is preflight's to report: by name, folder, first job and the likely fix.
+    assert resp.status == 422 and body["error"] == "preflight_failed", body
+    [missing] = body["details"]["missing_models"]
+    assert (missing["name"], missing["folder"], missing["job"]) == ("sdxl.safetensor", "checkpoints", 7), missing
+    assert missing["close_matches"] == ["sdxl.safetensors"]
+    assert body["details"]["missing_nodes"] == []
+    assert "did you mean 'sdxl.safetensors'?" in body["message"] and "(job 7)" in body["message"]
     assert await batches_total(env) == 0
 
 
@@ -44,3 +49,61 @@ async def test_ten_thousand_distinct_valid_values_are_accepted_quickly(env):
     elapsed = time.perf_counter() - start
     assert resp.status == 201, await resp.json()
     assert elapsed < 5.0, elapsed  # the whole request incl. the store; the check itself is timed in tests/unit
+
+
+async def test_a_workflow_with_a_prompt_list_becomes_one_job_per_line_and_preview_counts_them_first(env):
+    from tests.unit.test_listnodes import PROMPTS, card_graph
+
+    body = {"template": {"workflow": card_graph(PROMPTS)}, "params": {"seed": 3}}
+    preview = await (await env.client.post(f"{API}/batches/preview", json=body)).json()
+    assert preview["total"] == 3 and preview["problems"] == [], preview
+    assert [j["params"]["prompt"] for j in preview["jobs"]] == ["a red fox", "你好 🦊", "third"]
+    resp = await env.client.post(f"{API}/batches", json=body)
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 3, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [j["params"]["prompt"] for j in jobs] == ["a red fox", "你好 🦊", "third"]
+    resp = await env.client.post(f"{API}/batches", json={**body, "prompts": ["x"]})
+    assert resp.status == 400 and (await resp.json())["error"] == "list_nodes_conflict"
+    assert await batches_total(env) == 1
+
+
+async def test_the_bundled_prompt_list_template_is_one_job_per_line(env):
+    resp = await env.client.post(f"{API}/batches", json={"template": "prompt-list"})
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 3, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [(j["params"]["prompt"], j["params"]["seed"]) for j in jobs] == [("A lighthouse at dawn", 0), ("海边的灯塔", 1),
+                                                                          ("灯台と朝日 🌅", 2)]
+
+
+async def test_preview_lists_a_bad_list_node_as_its_problem(env):
+    from tests.unit.test_listnodes import card_graph
+
+    node = {"class_type": "BatchGenPromptList", "inputs": {"name": "prompt", "text": "\n"}}
+    resp = await env.client.post("/batchgen/v1/batches/preview", json={"template": {"workflow": card_graph(node)}})
+    body = await resp.json()
+    assert resp.status == 200 and body["total"] is None, body
+    assert [(p["status"], p["error"]) for p in body["problems"]] == [(400, "invalid_list_node")]
+    resp = await env.client.post("/batchgen/v1/batches", json={"template": {"workflow": card_graph(node)}})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_list_node"
+
+
+async def test_a_prompts_from_file_node_becomes_one_job_per_row_of_its_column(env):
+    from tests.unit.test_listnodes import card_graph
+
+    folder = env.host.output_dir.parent / "input" / "lists"
+    folder.mkdir(parents=True)
+    (folder / "商品.csv").write_bytes("商品名,价格\r\n保温杯,39\r\n水杯 🥤,12\r\n".encode("gb18030"))
+    env.host.input_files.add("lists/商品.csv")
+    node = {"class_type": "BatchGenPromptsFromFile", "inputs": {"name": "prompt", "file": "lists/商品.csv", "column": "商品名"}}
+    resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": card_graph(node)}})
+    batch = await resp.json()
+    assert resp.status == 201 and batch["total"] == 2, batch
+    jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+    assert [j["params"]["prompt"] for j in jobs] == ["保温杯", "水杯 🥤"]
+    node["inputs"]["file"] = "lists/none.csv"
+    resp = await env.client.post(f"{API}/batches", json={"template": {"workflow": card_graph(node)}})
+    body = await resp.json()
+    assert resp.status == 400 and body["error"] == "invalid_list_node" and "lists/none.csv" in body["message"], body
+    assert await batches_total(env) == 1

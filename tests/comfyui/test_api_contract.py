@@ -62,8 +62,15 @@ def test_comfyui_validation_failure_names_the_node_in_the_message(comfy):
         "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "x"}},
     }
     status, body = comfy.post(f"{API}/batches", {"template": {"workflow": workflow}, "prompts": ["a"]})
+    # A missing model file is preflight's: named with its folder before ComfyUI's validation is asked.
+    assert status == 422 and body["error"] == "preflight_failed", body
+    assert "model 'x.safetensors' in models/checkpoints/" in body["message"], body["message"]
+    broken = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+              "2": {"class_type": "ImageInvert", "inputs": {}},
+              "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}}
+    status, body = comfy.post(f"{API}/batches", {"template": {"workflow": broken}})
     assert status == 400 and body["error"] == "workflow_invalid", body
-    assert body["message"].startswith("node 4 (CheckpointLoaderSimple) ckpt_name: 'x.safetensors' not in"), body["message"]
+    assert body["message"].startswith("node 2 (ImageInvert) "), body["message"]
 
 
 def test_old_tools_generate_body_runs_and_links_use_the_public_url(comfy):

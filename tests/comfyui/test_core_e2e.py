@@ -93,14 +93,14 @@ def test_bad_input_gets_json_errors_and_changes_nothing(comfy):
         ("oversized batch", comfy.request("POST", f"{API}/batches", {"template": "text-card", "prompts": ["x"] * 2001}), 413),
         ("unknown node", comfy.request("POST", f"{API}/batches", {"template": {"workflow": {
             "1": {"class_type": "NoSuchNode", "inputs": {}},
-            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}}}), 400),
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}}}), 422),
     ]
     for name, (status, body, _headers), expected in cases:
         assert status == expected, (name, status, body)
         assert isinstance(body, dict) and body.get("error") and body.get("message"), (name, body)
         assert "Traceback" not in json.dumps(body), name
     assert cases[3][1][1]["details"]["param"] == "colour"
-    assert cases[6][1][1]["error"] == "workflow_invalid" and "NoSuchNode" in json.dumps(cases[6][1][1]["details"])
+    assert cases[6][1][1]["error"] == "preflight_failed" and "NoSuchNode" in json.dumps(cases[6][1][1]["details"])
     assert batch_count(comfy) == before
     assert comfy.request("GET", f"{API}/batches/doesnotexist")[0] == 404
     assert comfy.request("GET", f"{API}/jobs/999999")[0] == 404

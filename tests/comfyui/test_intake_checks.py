@@ -54,7 +54,7 @@ def test_negative_width_in_a_later_job_is_refused(comfy):
     assert batch_count(comfy) == before
 
 
-def test_misspelt_checkpoint_in_one_job_names_the_job_and_the_closest_model(comfy):
+def test_misspelt_checkpoint_in_one_job_fails_preflight_naming_the_job_and_the_closest_model(comfy):
     before = batch_count(comfy)
     workflow = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
                 "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "x", "clip": ["1", 1]}},
@@ -67,9 +67,10 @@ def test_misspelt_checkpoint_in_one_job_names_the_job_and_the_closest_model(comf
     jobs = [{"ckpt": CHECKPOINTS[i % 4], "prompt": f"p{i}"} for i in range(40)]
     jobs[23]["ckpt"] = "sdxl.safetensor"
     status, body = comfy.post(f"{API}/batches", {"template": {"workflow": workflow, "bindings": {"ckpt": "1.ckpt_name"}}, "jobs": jobs})
-    assert status == 400, body
-    assert body["error"] == "invalid_param_value" and body["details"]["job"] == 23 and body["details"]["param"] == "ckpt"
-    assert "job 23" in body["message"] and "not one of the 12 choices" in body["message"]
+    assert status == 422 and body["error"] == "preflight_failed", body
+    [missing] = body["details"]["missing_models"]
+    assert (missing["name"], missing["folder"], missing["job"]) == ("sdxl.safetensor", "checkpoints", 23), missing
+    assert "(job 23) in models/checkpoints/" in body["message"]
     assert "did you mean 'sdxl.safetensors'?" in body["message"], body["message"]
     assert batch_count(comfy) == before
 
