@@ -5,6 +5,7 @@ Learns about queue changes through one pass-through hook on ``PromptServer.queue
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import logging
@@ -22,6 +23,14 @@ log = logging.getLogger("batchgen.host")
 
 _VALIDATION_CACHE_SIZE = 256
 OUR_CLIENT_PREFIX = "batchgen-"
+
+
+def on_loop(loop: Any) -> bool:
+    """True when called on ``loop``'s own thread while it runs."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class NativeQueue:
@@ -57,7 +66,10 @@ class NativeQueue:
                 listener = self._listener
                 if listener is not None:
                     try:
-                        self.loop.call_soon_threadsafe(listener)
+                        if on_loop(self.loop):  # our own enqueue: no self-pipe write (a GIL hand-off to the worker)
+                            self.loop.call_soon(listener)
+                        else:
+                            self.loop.call_soon_threadsafe(listener)
                     except Exception:  # loop closed at shutdown
                         pass
 

@@ -6,8 +6,10 @@ signature, validate_prompt's 4-tuple); the live behaviour is covered by tests/co
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import sys
+import threading
 import types
 
 import pytest
@@ -192,3 +194,35 @@ def test_comfy_host_relays_progress_of_enqueued_prompts_and_releases_history(nat
     host.release(["p1"])
     host.release(["p2"])
     assert set(server.prompt_queue.history) == {"p2", "native"} and host.progress.tracked() == 0
+
+
+async def test_queue_hook_on_the_server_loop_wakes_without_the_self_pipe(native, monkeypatch):
+    # Our own enqueue runs on the server loop: the wake-up is scheduled with call_soon, not call_soon_threadsafe
+    # (whose self-pipe write hands the GIL to ComfyUI's worker thread). From another thread: threadsafe.
+    queue, server, *_ = native
+    seen, scheduled = [], []
+    queue.set_listener(lambda: seen.append("changed"))
+    loop = asyncio.get_running_loop()
+    server.loop = queue.loop = loop
+    monkeypatch.setattr(loop, "call_soon_threadsafe", scheduled.append)
+    server.queue_updated()
+    await asyncio.sleep(0)
+    assert seen == ["changed"] and scheduled == []
+    thread = threading.Thread(target=server.queue_updated)
+    thread.start()
+    thread.join()
+    assert len(scheduled) == 1 and seen == ["changed"]
+
+
+async def test_events_sent_on_the_server_loop_go_straight_to_its_message_queue(native, monkeypatch, tmp_path):
+    server = StubServer()
+    monkeypatch.setitem(sys.modules, "nodes", types.ModuleType("nodes"))
+    host = ComfyHost(server, history_keep=1, folders=lambda: Folders(tmp_path, tmp_path, tmp_path))
+    server.messages = asyncio.Queue()
+    server.loop = asyncio.get_running_loop()
+    host.send_event("batchgen.job", {"id": 1})
+    assert server.messages.get_nowait() == ("batchgen.job", {"id": 1}, None) and server.sent == []
+    thread = threading.Thread(target=host.send_event, args=("batchgen.job", {"id": 2}))
+    thread.start()
+    thread.join()
+    assert server.messages.empty() and [e[:2] for e in server.sent] == [("batchgen.job", {"id": 2})]
