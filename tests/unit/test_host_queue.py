@@ -26,6 +26,7 @@ class StubQueue:
         self.running: list[tuple] = []
         self.history: dict[str, dict] = {}
         self.updates = 0
+        self.copies = 0
 
     def put(self, item: tuple) -> None:
         self.pending.append(item)
@@ -33,8 +34,13 @@ class StubQueue:
     def get_current_queue_volatile(self):
         return list(self.running), list(self.pending)
 
-    def get_history(self, prompt_id=None):
-        return {prompt_id: copy.deepcopy(self.history[prompt_id])} if prompt_id in self.history else {}
+    def get_history(self, prompt_id=None, map_function=None):
+        # Like ComfyUI's: the entry is deep-copied unless a map_function is given.
+        if prompt_id not in self.history:
+            return {}
+        self.copies += map_function is None
+        entry = self.history[prompt_id]
+        return {prompt_id: map_function(entry) if map_function else copy.deepcopy(entry)}
 
     def delete_queue_item(self, fn) -> bool:
         for i, item in enumerate(self.pending):
@@ -176,6 +182,7 @@ def test_lookup_remove_and_outcomes(native):
     assert [found[k].state for k in ("run", "wait", "done", "gone")] == [PromptState.RUNNING, PromptState.PENDING,
                                                                          PromptState.DONE, PromptState.UNKNOWN]
     assert found["done"].outcome.status is JobStatus.SUCCEEDED and found["done"].outcome.outputs[0].filename == "a_00001_.png"
+    assert q.copies == 0, "history entries are read in place, not deep-copied once per job"
     assert queue.remove_pending(["run", "wait", "gone"]) == {"wait"}  # a running prompt is never removed
     assert q.running and not q.pending
 
