@@ -68,6 +68,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         self.in_flight: dict[str, InFlight] = {}
         self._cancelling: set[str] = set()
         self._withdrawn: set[str] = set()  # interrupted prompts no longer ours, maybe still in ComfyUI's queue
+        self._timer: asyncio.TimerHandle | None = None
         self._meta: dict[str, BatchMeta] = {}
         self._flags: dict[str, tuple[bool, bool]] = {}  # batch -> (paused, cancelled) as last read
         self._stopped: set[str] = set()
@@ -201,6 +202,17 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         elif applied.jobs:
             self.wake()
 
+    def _wake_at(self, when: float) -> None:
+        """Wake the loop at ``when`` (clock time): one timer at most, not one per started job (200 a second when they are trivial)."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, when - self.clock())
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and loop.time() <= timer.when() <= at:
+            return  # an earlier wake-up is due anyway; that step schedules the next one
+        if timer is not None:
+            timer.cancel()
+        self._timer = loop.call_at(at, self.wake)
+
     def _still_withdrawing(self) -> int:
         """How many interrupted prompts that are no longer ours are still in ComfyUI's queue."""
         if self._withdrawn:
@@ -276,7 +288,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
                                    prompt_id=pid, owner_id=self.owner.owner_id)
                 observed.append((pid, update, None, False))
             else:
-                asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
+                self._wake_at(flight.running_since + RUNNING_WRITE_DELAY)
         return observed
 
     async def _vanished(self, flight: InFlight, now: float) -> outcomes.Decision:
