@@ -264,7 +264,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="native POST /prompt requests in flight (default 16)")
     parser.add_argument("--poll", type=float, default=0.02, help="completion poll interval of both kinds, seconds (default 0.02)")
     parser.add_argument("--settle", type=float, default=1.0, help="pause after clearing the temp folder, before each run (default 1 s)")
-    parser.add_argument("--window", type=int, default=None, help="BATCHGEN_WINDOW for the server (default: the extension's, 2)")
+    parser.add_argument("--window", type=int, default=None, help="BATCHGEN_WINDOW for the server (default: the extension's, 4)")
     parser.add_argument("--native-tool", type=Path, default=DEFAULT_NATIVE_TOOL, help="path of native_throughput.py")
     parser.add_argument("--seed", type=int, default=None, help="seed of the batch colour choice (default: random)")
     parser.add_argument("--timeout", type=float, default=600, help="per-run timeout, seconds")
