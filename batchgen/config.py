@@ -151,7 +151,7 @@ def normalise_origin(value: str) -> str | None:
 class Config:
     """Tunables of the dispatcher, the store and the API."""
 
-    window: int = 2
+    window: int = 4
     tick_seconds: float = 1.0
     stall_seconds: float = 30.0
     default_max_attempts: int = 3
@@ -201,7 +201,7 @@ class Config:
         """Build the configuration from BATCHGEN_* variables (see the README's Configuration table)."""
         env = _Reader(os.environ if environ is None else environ)
         config = cls(
-            window=env.integer("BATCHGEN_WINDOW", 2, 1, 64),
+            window=env.integer("BATCHGEN_WINDOW", 4, 1, 64),
             default_max_attempts=env.integer("BATCHGEN_MAX_ATTEMPTS", 3, 1, 20),
             stall_seconds=float(env.integer("BATCHGEN_STALL_SECONDS", 30, 2, 86_400)),
             max_body_bytes=env.integer("BATCHGEN_MAX_BODY_MB", 32, 1, 1024) * 1024 * 1024,

@@ -74,9 +74,9 @@ class ControlMixin:
     async def retry(self, batch_id: str, job_id: int | None = None) -> tuple[Batch, int]:
         """Put failed and cancelled jobs back to pending."""
         batch = await self.get_batch(batch_id)
-        moved = await self.store.requeue_failed(batch_id, job_id)
-        if moved and batch.paused and job_id is None:
-            await self.store.set_batch_flags(batch_id, paused=0)  # a retry means "run these again", also after pause + cancel
+        # A batch retry means "run these again", also after pause + cancel: it un-pauses the batch in the same
+        # transaction as the requeue (a failure between two writes left pending jobs in a paused batch).
+        moved = await self.store.requeue_failed(batch_id, job_id, unpause=job_id is None)
         if moved == 0:
             raise conflict("nothing_to_retry", "no failed or cancelled jobs to retry", status=batch.status.value)
         self.dispatcher.forget(batch_id)

@@ -67,6 +67,8 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         store.log_state.retention = config.event_retention
         self.in_flight: dict[str, InFlight] = {}
         self._cancelling: set[str] = set()
+        self._withdrawn: set[str] = set()  # interrupted prompts no longer ours, maybe still in ComfyUI's queue
+        self._timer: asyncio.TimerHandle | None = None
         self._meta: dict[str, BatchMeta] = {}
         self._flags: dict[str, tuple[bool, bool]] = {}  # batch -> (paused, cancelled) as last read
         self._stopped: set[str] = set()
@@ -185,11 +187,12 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             await self._check_flags(now)
         observed = await self._observe(now)
         # Prompts whose outcome this transaction commits free their slot in the same transaction, so the
-        # next job is claimed with it (one write per trivial job, not two). If the store refuses one of
-        # them (taken over), its prompt is withdrawn anyway, so the window still holds.
+        # next job is claimed with it (one write per trivial job, not two). A refused one (taken over) is
+        # finished or gone from ComfyUI's queue already; a refused "running" write interrupts its prompt,
+        # which keeps its place in the window until it has left the queue (_withdrawn).
         leaving = sum(1 for _, update, _, _ in observed if not update.status.in_flight)
         # Feed nothing while ComfyUI's worker is dead or stalled: new prompts would only pile up.
-        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight) + leaving
+        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight) - self._still_withdrawing() + leaving
         if not observed and (need <= 0 or not await self.store.has_due_work(now)):
             return  # nothing to write: no write transaction (they are serialised between processes)
         applied, claimed = await self.store.advance([o[1] for o in observed], need, now, self.owner.owner_id)
@@ -198,6 +201,25 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             await self._feed(claimed, now)
         elif applied.jobs:
             self.wake()
+
+    def _wake_at(self, when: float) -> None:
+        """Wake the loop at ``when`` (clock time): one timer at most, not one per started job (200 a second when they are trivial)."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, when - self.clock())
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and loop.time() <= timer.when() <= at:
+            return  # an earlier wake-up is due anyway; that step schedules the next one
+        if timer is not None:
+            timer.cancel()
+        self._timer = loop.call_at(at, self.wake)
+
+    def _still_withdrawing(self) -> int:
+        """How many interrupted prompts that are no longer ours are still in ComfyUI's queue."""
+        if self._withdrawn:
+            gone = [pid for pid, found in self.host.lookup(list(self._withdrawn)).items()
+                    if found.state in (PromptState.DONE, PromptState.UNKNOWN)]
+            self._withdrawn.difference_update(gone)
+        return len(self._withdrawn)
 
     # -- batch metadata --------------------------------------------------------------------
 
@@ -266,7 +288,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
                                    prompt_id=pid, owner_id=self.owner.owner_id)
                 observed.append((pid, update, None, False))
             else:
-                asyncio.get_running_loop().call_later(RUNNING_WRITE_DELAY, self.wake)
+                self._wake_at(flight.running_since + RUNNING_WRITE_DELAY)
         return observed
 
     async def _vanished(self, flight: InFlight, now: float) -> outcomes.Decision:

@@ -47,5 +47,7 @@ class OwnershipMixin:
     def _withdraw(self: Any, pid: str) -> None:
         """Stop executing a prompt whose job is no longer ours (best effort)."""
         self._cancelling.discard(pid)
-        if not self.host.remove_pending([pid]):
-            self.host.interrupt(pid)
+        if not self.host.remove_pending([pid]) and self.host.interrupt(pid):
+            # Interrupting takes effect at ComfyUI's next node: until the prompt has left the queue it still
+            # takes a place of the window (else the next step would put window + 1 prompts in ComfyUI's queue).
+            self._withdrawn.add(pid)

@@ -364,7 +364,7 @@ def coerce_value(binding: Binding, value: Any) -> Any:
 
 def materialise(template: Template, values: Mapping[str, Any], filename_prefix: str | None = None) -> dict[str, Any]:
     """A fresh API prompt for one job: bound values written in, output prefixes rewritten."""
-    prompt = copy.deepcopy(template.workflow)
+    prompt = _copy_graph(template.workflow)
     for pname, value in values.items():
         binding = template.bindings[pname]
         for slot in binding.slots:
@@ -375,6 +375,23 @@ def materialise(template: Template, values: Mapping[str, Any], filename_prefix: 
             suffix = f"_n{nid}" if len(savers) > 1 else ""
             prompt[nid]["inputs"][FILENAME_PREFIX_INPUT] = f"{filename_prefix}{suffix}"
     return prompt
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy_graph(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than copy.deepcopy.
+
+    Once per job on the server loop, while ComfyUI's worker waits for the GIL; anything else is deep-copied.
+    """
+    if isinstance(value, dict):
+        return {k: v if type(v) in _SCALARS else _copy_graph(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if type(v) in _SCALARS else _copy_graph(v) for v in value]
+    if type(value) in _SCALARS:
+        return value
+    return copy.deepcopy(value)
 
 
 def output_prefixes(template: Template, filename_prefix: str) -> dict[str, str]:

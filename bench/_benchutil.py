@@ -14,10 +14,12 @@ import platform
 import shlex
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,75 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
     return ordered[index]
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Median and range of a benchmark's repeated runs."""
+
+    median: float
+    low: float
+    high: float
+    runs: int
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """Median, minimum, maximum and count of the values (not empty)."""
+    vals = list(values)
+    return Spread(statistics.median(vals), min(vals), max(vals), len(vals))
+
+
+def verdict(ok: bool) -> str:
+    """'met' or 'MISSED', as every report writes a target check."""
+    return "met" if ok else "MISSED"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One checked figure of a summary: ``label: value (target >= target: met)``."""
+
+    label: str
+    value: float
+    target: float
+    at_least: bool = True  # False: the value must stay at or below the target
+    note: str = ""
+    unit: str = ""
+    digits: int = 3
+
+    @property
+    def met(self) -> bool:
+        """True if the value meets the target."""
+        return self.value >= self.target if self.at_least else self.value <= self.target
+
+
+def print_summary(rows: Sequence[tuple[Any, ...]], targets: Sequence[Target] = (), *, unit: str = "s", scale: float = 1.0,
+                  digits: int = 3, jobs: int | None = None) -> None:
+    """Print the summary of a benchmark: median/spread rows, then target rows.
+
+    Each row is ``(label, values)`` or ``(label, values, note)``; it prints as
+    ``label: median M s (J jobs/s), range L-H s over K runs; note`` (values times ``scale`` in ``unit``; the
+    jobs/s part only with ``jobs``, from the unscaled median in seconds). Each target prints as
+    ``label: V (target >= T: met); note``.
+    """
+    for row in rows:
+        label, values, note = (*row, "")[:3]
+        sp = spread(values)
+        rate = f" ({jobs / sp.median:.1f} jobs/s)" if jobs and sp.median > 0 else ""
+        out(f"{label}: median {sp.median * scale:.{digits}f} {unit}{rate}, range {sp.low * scale:.{digits}f}-"
+            f"{sp.high * scale:.{digits}f} {unit} over {sp.runs} runs" + (f"; {note}" if note else ""))
+    for t in targets:
+        unit_part = f" {t.unit}" if t.unit else ""
+        out(f"{t.label}: {t.value:.{t.digits}f}{unit_part} (target {'>=' if t.at_least else '<='} {t.target:g}{unit_part}: "
+            f"{verdict(t.met)})" + (f"; {t.note}" if t.note else ""))
+
+
+def print_footer(facts: dict[str, Any], command: str, setup: str | None = None) -> None:
+    """Print the setup line, the machine facts and the command that produced the report."""
+    if setup:
+        out(f"setup: {setup}")
+    for line in facts_lines(facts):
+        out(line)
+    out(f"command: {command}")
 
 
 def clear_folder(folder: Path) -> int:

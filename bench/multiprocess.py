@@ -38,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
-from _benchutil import command_line, err, facts_lines, git_revision, load_average, machine_facts, out  # noqa: E402
+from _benchutil import Target, command_line, err, git_revision, load_average, machine_facts, out, print_footer, print_summary  # noqa: E402
 
 from tests.comfyui.harness import ComfyServer, comfy_env, new_server, skip_reason  # noqa: E402
 
@@ -189,14 +189,11 @@ def main() -> int:
         return 0
     s = summary
     out()
-    out(f"one process:   median {s['one_median_s']:.3f} s, range {s['one_min_s']:.3f}-{s['one_max_s']:.3f} s")
-    out(f"two processes: median {s['two_median_s']:.3f} s, range {s['two_min_s']:.3f}-{s['two_max_s']:.3f} s")
-    out(f"speed-up one/two: {s['speedup']:.3f} (target >= 1.8: {'met' if s['target_met'] else 'MISSED'})")
-    out(f"setup: {args.n} jobs StubImage -> TestSleep({args.seconds} s) -> SaveImage, window {args.window} per process, "
-        f"{args.warmup} warm-up jobs per server, fresh servers per run, polls every {args.poll * 1000:.0f} ms")
-    for line in facts_lines(facts):
-        out(line)
-    out(f"command: {report['command']}")
+    print_summary([("one process", [r["total_s"] for r in runs if r["kind"] == "one"]),
+                   ("two processes", [r["total_s"] for r in runs if r["kind"] == "two"])],
+                  [Target("speed-up one/two", s["speedup"], s["target_speedup"])], jobs=args.n)
+    print_footer(facts, report["command"], f"{args.n} jobs StubImage -> TestSleep({args.seconds} s) -> SaveImage, window {args.window} "
+                 f"per process, {args.warmup} warm-up jobs per server, fresh servers per run, polls every {args.poll * 1000:.0f} ms")
     return 0
 
 

@@ -43,7 +43,19 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
-from _benchutil import bench_server, clear_folder, command_line, err, facts_lines, git_revision, load_average, machine_facts, out  # noqa: E402
+from _benchutil import (  # noqa: E402
+    Target,
+    bench_server,
+    clear_folder,
+    command_line,
+    err,
+    git_revision,
+    load_average,
+    machine_facts,
+    out,
+    print_footer,
+    print_summary,
+)
 
 from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 
@@ -252,7 +264,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="native POST /prompt requests in flight (default 16)")
     parser.add_argument("--poll", type=float, default=0.02, help="completion poll interval of both kinds, seconds (default 0.02)")
     parser.add_argument("--settle", type=float, default=1.0, help="pause after clearing the temp folder, before each run (default 1 s)")
-    parser.add_argument("--window", type=int, default=None, help="BATCHGEN_WINDOW for the server (default: the extension's, 2)")
+    parser.add_argument("--window", type=int, default=None, help="BATCHGEN_WINDOW for the server (default: the extension's, 4)")
     parser.add_argument("--native-tool", type=Path, default=DEFAULT_NATIVE_TOOL, help="path of native_throughput.py")
     parser.add_argument("--seed", type=int, default=None, help="seed of the batch colour choice (default: random)")
     parser.add_argument("--timeout", type=float, default=600, help="per-run timeout, seconds")
@@ -283,19 +295,15 @@ def main() -> int:
         return 0
     s = summary
     out()
-    out(f"native: median {s['native_median_s']:.3f} s ({s['native_jobs_per_s']} jobs/s), "
-        f"range {s['native_min_s']:.3f}-{s['native_max_s']:.3f} s over {args.rounds} runs")
-    out(f"batch:  median {s['batch_median_s']:.3f} s ({s['batch_jobs_per_s']} jobs/s), "
-        f"range {s['batch_min_s']:.3f}-{s['batch_max_s']:.3f} s over {args.rounds} runs; accept median {s['accept_median_s'] * 1000:.1f} ms")
-    out(f"throughput ratio batch/native: {s['throughput_ratio']:.3f} (target >= 0.9: {'met' if s['target_met'] else 'MISSED'}); "
-        f"overhead {s['overhead_ms_per_job']:+.3f} ms per job")
+    native = [r["total_s"] for r in runs if r["kind"] == "native"]
+    batch = [r["total_s"] for r in runs if r["kind"] == "batch"]
+    print_summary([("native", native), ("batch", batch, f"accept median {s['accept_median_s'] * 1000:.1f} ms")], [
+        Target("throughput ratio batch/native", s["throughput_ratio"], s["target_ratio"],
+               note=f"overhead {s['overhead_ms_per_job']:+.3f} ms per job")], jobs=args.n)
     if s["runs_with_cached_prompts"]:
         out(f"WARNING: {s['runs_with_cached_prompts']} run(s) had prompts answered from ComfyUI's cache or missing from /history")
-    out(f"setup: {args.n} prompts EmptyImage 64x64 -> PreviewImage per run, {args.warmup} warm-up prompts before each, "
-        f"native {args.concurrency} in flight, batch window {facts['window']}, polls every {args.poll * 1000:.0f} ms")
-    for line in facts_lines(facts):
-        out(line)
-    out(f"command: {report['command']}")
+    print_footer(facts, report["command"], f"{args.n} prompts EmptyImage 64x64 -> PreviewImage per run, {args.warmup} warm-up prompts "
+                 f"before each, native {args.concurrency} in flight, batch window {facts['window']}, polls every {args.poll * 1000:.0f} ms")
     return 0
 
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(ROOT))
 __import__("tests.conftest")  # loads the extension as the package batchgen_ext
 
-from _benchutil import err, facts_lines, load_average, machine_facts, out  # noqa: E402
+from _benchutil import command_line, err, load_average, machine_facts, out, print_footer, spread  # noqa: E402
 from batchgen_ext.batchgen.config import Config  # noqa: E402
 from batchgen_ext.batchgen.dispatcher import Dispatcher  # noqa: E402
 from batchgen_ext.batchgen.registry import TemplateRegistry  # noqa: E402
@@ -186,13 +186,11 @@ def main() -> None:
     if args.json:
         out(json.dumps({"facts": facts, "results": results}, ensure_ascii=False))
         return
-    for line in facts_lines(facts):
-        out(line)
+    print_footer(facts, command_line())
     out("| case | jobs | body | median s | target | max RSS growth | max stall | verdict |")
     out("|---|---|---|---|---|---|---|---|")
     for case, runs in results.items():
-        secs = sorted(r["seconds"] for r in runs)
-        median, rss, stall = secs[len(secs) // 2], max(r["rss_growth_mb"] for r in runs), max(r["max_stall_ms"] for r in runs)
+        median, rss, stall = spread([r["seconds"] for r in runs]).median, max(r["rss_growth_mb"] for r in runs), max(r["max_stall_ms"] for r in runs)
         ok = median <= TARGETS[case] and stall <= STALL_TARGET_MS and (case not in ("csv", "xlsx") or rss <= RSS_TARGET_MB)
         out(f"| {case} | {runs[0]['jobs']} | {runs[0]['body_bytes'] / 1e6:.1f} MB | {median:.3f} | ≤ {TARGETS[case]} s | {rss:.1f} MB | "
             f"{stall:.1f} ms | {'ok' if ok else 'MISSED'} |")

@@ -11,7 +11,7 @@ from ..batchgen.models import OutputFile
 from . import files, models
 from .history import HistoryTrimmer
 from .progress import ProgressRelay, install_send_hook, job_of
-from .queue import NativeQueue
+from .queue import NativeQueue, on_loop
 from .specs import NodeDefinitions, live_definitions
 
 
@@ -82,7 +82,14 @@ class ComfyHost:
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Broadcast through ComfyUI's websocket (send_sync is thread-safe)."""
-        self.server.send_sync(event, data)
+        messages = getattr(self.server, "messages", None)
+        if messages is not None and on_loop(self.server.loop):
+            # On the server loop, do what send_sync schedules (messages.put_nowait) right away: send_sync's
+            # call_soon_threadsafe writes to the loop's self-pipe, a system call that hands the GIL to ComfyUI's
+            # busy worker thread and waits to get it back, two or three times per job.
+            messages.put_nowait((event, data, None))
+        else:
+            self.server.send_sync(event, data)
 
     def node_definitions(self) -> Mapping[str, Any]:
         """class_type → NodeDef (input specs) read from ComfyUI's node classes, cached briefly per class."""

@@ -5,6 +5,7 @@ Learns about queue changes through one pass-through hook on ``PromptServer.queue
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import logging
@@ -22,6 +23,18 @@ log = logging.getLogger("batchgen.host")
 
 _VALIDATION_CACHE_SIZE = 256
 OUR_CLIENT_PREFIX = "batchgen-"
+
+
+def _as_is(entry: Any) -> Any:
+    return entry
+
+
+def on_loop(loop: Any) -> bool:
+    """True when called on ``loop``'s own thread while it runs."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class NativeQueue:
@@ -57,7 +70,10 @@ class NativeQueue:
                 listener = self._listener
                 if listener is not None:
                     try:
-                        self.loop.call_soon_threadsafe(listener)
+                        if on_loop(self.loop):  # our own enqueue: no self-pipe write (a GIL hand-off to the worker)
+                            self.loop.call_soon(listener)
+                        else:
+                            self.loop.call_soon_threadsafe(listener)
                     except Exception:  # loop closed at shutdown
                         pass
 
@@ -140,19 +156,25 @@ class NativeQueue:
             if pid in pending_ids:
                 result[pid] = PromptLookup(PromptState.PENDING)
                 continue
-            entry = self.queue.get_history(prompt_id=pid).get(pid)
+            entry = self._history_entry(pid)
             if entry is None:
                 # It may have moved from pending to done since the snapshot: look once more.
                 state = self._state_in_queue(pid)
                 if state is not None:
                     result[pid] = PromptLookup(state)
                     continue
-                entry = self.queue.get_history(prompt_id=pid).get(pid)
+                entry = self._history_entry(pid)
             if entry is None:
                 result[pid] = PromptLookup(PromptState.UNKNOWN)
             else:
                 result[pid] = PromptLookup(PromptState.DONE, parse_history_entry(entry))
         return result
+
+    def _history_entry(self, pid: str) -> Any:
+        """ComfyUI's history entry of one prompt, read in place (we only read it, at once)."""
+        # map_function: without one, get_history deep-copies the entry (prompt graph, outputs, status messages)
+        # under the queue's mutex, on the loop thread, once per job.
+        return self.queue.get_history(prompt_id=pid, map_function=_as_is).get(pid)
 
     def remove_pending(self, prompt_ids: Iterable[str]) -> set[str]:
         """Delete those of our prompts that have not started yet."""

@@ -127,9 +127,12 @@ class Store(Connections):
         """
         return await self.run_in_transaction(jobs_sql.advance_sync, list(updates), need, now, owner_id)
 
-    async def requeue_failed(self, batch_id: str, job_id: int | None = None) -> int:
-        """Put failed and cancelled jobs of a batch (or one job) back to pending; returns how many."""
-        return await self.run_in_transaction(jobs_sql.requeue_sync, batch_id, job_id, time.time())
+    async def requeue_failed(self, batch_id: str, job_id: int | None = None, unpause: bool = False) -> int:
+        """Put failed and cancelled jobs of a batch (or one job) back to pending; returns how many.
+
+        ``unpause``: when some were moved, also clear the batch's pause flag, in the same transaction.
+        """
+        return await self.run_in_transaction(jobs_sql.requeue_sync, batch_id, job_id, time.time(), unpause)
 
     async def cancel_pending(self, batch_id: str) -> int:
         """Flag a batch cancelled and cancel its pending jobs; returns how many."""

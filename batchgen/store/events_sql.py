@@ -19,6 +19,8 @@ BATCH_THROTTLE_SECONDS = 0.25
 PRUNE_EVERY = 1000
 # At most this many events of other processes are relayed to the websocket at once.
 FOREIGN_LIMIT = 5000
+# Events per INSERT statement (5 parameters each; well under SQLite's limit of variables).
+INSERT_CHUNK = 500
 
 _EVENT_COLUMNS = "seq, type, batch_id, job_id, created_at, data_json"
 
@@ -97,15 +99,23 @@ def finish(tx: Tx) -> Pending:
             tx.batch_changed(row_to_batch(row), force=True)
     if not tx.events:
         return Pending([], tx, 0, False)
-    # Events other processes committed since we last published come first (seq order for our websocket).
-    foreign = read_after_sync(tx.conn, state.last_published, FOREIGN_LIMIT)
     now = time.time()
     rows = [(kind, batch_id, job_id, now, json.dumps(data, ensure_ascii=False)) for kind, batch_id, job_id, data in tx.events]
-    tx.executemany("INSERT INTO events (type, batch_id, job_id, created_at, data_json) VALUES (?, ?, ?, ?, ?)", rows)
-    # We hold the write lock: the seqs of this transaction's rows are consecutive.
-    (last,) = tx.execute("SELECT last_insert_rowid()").fetchone()
-    first = last - len(rows) + 1
+    seqs: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        # One multi-row INSERT … RETURNING per chunk: the seqs without a last_insert_rowid() round trip, and one
+        # statement instead of one per row (each statement hands the GIL to ComfyUI's worker thread).
+        chunk = rows[start:start + INSERT_CHUNK]
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        seqs += [r[0] for r in tx.execute(f"INSERT INTO events (type, batch_id, job_id, created_at, data_json) VALUES {values} "
+                                          "RETURNING seq", [v for row in chunk for v in row]).fetchall()]
+    # RETURNING's row order is unspecified; we hold the write lock, so the seqs are consecutive in VALUES order.
+    seqs.sort()
+    first, last = seqs[0], seqs[-1]
     ours = [Event(first + i, kind, batch_id, job_id, now, data) for i, (kind, batch_id, job_id, data) in enumerate(tx.events)]
+    # Events other processes committed since we last published (between our last seq and our first) come first,
+    # in seq order, for our websocket. Only when there is such a gap: a lone process never reads them back.
+    foreign = read_between_sync(tx.conn, state.last_published, first, FOREIGN_LIMIT) if first > state.last_published + 1 else []
     pruned = state.inserted + len(rows) >= PRUNE_EVERY
     if pruned:
         tx.execute("DELETE FROM events WHERE seq <= ?", (last - state.retention,))
@@ -135,6 +145,13 @@ def max_seq_sync(conn: sqlite3.Connection) -> int:
 def read_after_sync(conn: sqlite3.Connection, after: int, limit: int) -> list[Event]:
     """Events after ``after``, oldest first."""
     rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+    return [_row_to_event(r) for r in rows]
+
+
+def read_between_sync(conn: sqlite3.Connection, after: int, before: int, limit: int) -> list[Event]:
+    """Events with after < seq < before, oldest first."""
+    rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+                        (after, before, limit)).fetchall()
     return [_row_to_event(r) for r in rows]
 
 

@@ -25,6 +25,13 @@ _DUE_JOBS_SQL = (
     "AND +not_before <= ? ORDER BY idx LIMIT ?"
 )
 
+# One claim: the batch's next due pending job becomes queued with a fresh prompt id, attempt and owner.
+_CLAIM_SQL = (
+    "UPDATE jobs SET status = 'queued', prompt_id = ?, attempts = attempts + 1, queued_at = ?, owner_id = ?, started_at = NULL, "
+    "finished_at = NULL, not_before = 0 WHERE status = 'pending' AND id = (SELECT id FROM jobs WHERE batch_id = ? AND status = 'pending' "
+    f"AND +not_before <= ? ORDER BY idx LIMIT 1) RETURNING {JOB_COLUMNS}"
+)
+
 
 def has_due_work_sync(conn: Any, now: float) -> bool:
     """True if a batch that may be fed has a due pending job."""
@@ -51,46 +58,88 @@ def pick_sync(conn: Any, limit: int, now: float) -> list[DispatchItem]:
     return picked
 
 
+# Targets that depend on the batch's cancel flag (a cancelled batch's job is not re-queued or failed, it ends cancelled).
+_FLAG_DEPENDENT = (JobStatus.PENDING, JobStatus.FAILED)
+
+
+def _cas_where(upd: JobUpdate) -> tuple[str, list[Any]]:
+    """The attempt and owner terms of an update's compare-and-set."""
+    sql, args = "", []
+    if upd.prompt_id is not None:
+        sql += " AND prompt_id = ?"
+        args.append(upd.prompt_id)
+    if upd.owner_id is not None:
+        sql += " AND owner_id = ?"
+        args.append(upd.owner_id)
+    return sql, args
+
+
+def _set_returning(tx: Tx, fields: dict[str, Any], where: str, args: list[Any]) -> Any:
+    """UPDATE one job and return its row as stored (None if the WHERE did not hold)."""
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    return tx.execute(f"UPDATE jobs SET {sets} WHERE {where} RETURNING {JOB_COLUMNS}",
+                      [*(encode(k, v) for k, v in fields.items()), *args]).fetchone()
+
+
+def _apply_one(tx: Tx, upd: JobUpdate, now: float) -> tuple[Any, JobStatus] | None:
+    """Apply one compare-and-set update; the stored row and the status it had, or None if refused."""
+    cas, cas_args = _cas_where(upd)
+    if upd.status not in _FLAG_DEPENDENT:
+        # The compare-and-set is the UPDATE's own WHERE (status, attempt, owner): one statement, no SELECT
+        # before it (every statement hands the GIL to ComfyUI's busy worker thread and waits to get it back).
+        # The status it had is the one the WHERE named; the expected one (the caller's memory) is tried first.
+        fields = {**upd.fields, "status": upd.status.value}
+        for old in upd.expect:
+            stored = _set_returning(tx, fields, f"id = ? AND status = ?{cas}", [upd.job_id, old.value, *cas_args])
+            if stored is not None:
+                return stored, old
+        return None
+    expect = [s.value for s in upd.expect]
+    row = tx.execute(f"SELECT status, (SELECT cancelled FROM batches b WHERE b.id = jobs.batch_id) AS cancelled FROM jobs "
+                     f"WHERE id = ? AND status IN ({','.join('?' * len(expect))}){cas}", [upd.job_id, *expect, *cas_args]).fetchone()
+    if row is None:
+        return None
+    old = JobStatus(row["status"])
+    status, fields = upd.status, dict(upd.fields)
+    if row["cancelled"] and old.in_flight:
+        # The batch was cancelled (maybe by another process): the job ends cancelled, not re-queued.
+        status, fields = JobStatus.CANCELLED, {"error_json": CANCELLED_ERROR, "finished_at": now}
+    fields["status"] = status.value
+    return _set_returning(tx, fields, "id = ?", [upd.job_id]), old
+
+
 def apply_sync(tx: Tx, updates: list[JobUpdate], fed: list[str], now: float) -> Applied:
     """Apply each update whose compare-and-set holds; keep counters, batch status and the event log right."""
-    applied: list[tuple[Job, str, JobStatus]] = []
+    applied, skipped = _apply_updates(tx, updates, now)
+    return Applied(*_account(tx, applied, fed, now), skipped)
+
+
+def _apply_updates(tx: Tx, updates: list[JobUpdate], now: float) -> tuple[list[tuple[Job, JobStatus]], list[JobUpdate]]:
+    """The updates whose compare-and-set held (each job as stored, with its previous status) and the refused ones."""
+    applied: list[tuple[Job, JobStatus]] = []
     skipped: list[JobUpdate] = []
-    deltas: dict[str, dict[str, int]] = {}
     for upd in updates:
-        expect = [s.value for s in upd.expect]
-        sql = (f"SELECT j.batch_id, j.status, b.cancelled FROM jobs j JOIN batches b ON b.id = j.batch_id "
-               f"WHERE j.id = ? AND j.status IN ({','.join('?' * len(expect))})")
-        args: list[Any] = [upd.job_id, *expect]
-        if upd.prompt_id is not None:
-            sql += " AND j.prompt_id = ?"
-            args.append(upd.prompt_id)
-        if upd.owner_id is not None:
-            sql += " AND j.owner_id = ?"
-            args.append(upd.owner_id)
-        row = tx.execute(sql, args).fetchone()
-        if row is None:
+        result = _apply_one(tx, upd, now)
+        if result is None:
             skipped.append(upd)
-            continue
-        old = JobStatus(row["status"])
-        status, fields = upd.status, dict(upd.fields)
-        if row["cancelled"] and old.in_flight and status in (JobStatus.PENDING, JobStatus.FAILED):
-            # The batch was cancelled (maybe by another process): the job ends cancelled, not re-queued.
-            status, fields = JobStatus.CANCELLED, {"error_json": CANCELLED_ERROR, "finished_at": now}
-        fields["status"] = status.value
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        # RETURNING: the row as stored, without a second SELECT (every statement here hands the GIL to
-        # ComfyUI's busy worker thread and waits to get it back; fewer statements, less overhead per job).
-        (stored,) = tx.execute(f"UPDATE jobs SET {sets} WHERE id = ? RETURNING {JOB_COLUMNS}",
-                               [*(encode(k, v) for k, v in fields.items()), upd.job_id]).fetchall()
-        if old is not status:
-            delta = deltas.setdefault(row["batch_id"], {})
+        else:
+            applied.append((row_to_job(result[0]), result[1]))
+    return applied, skipped
+
+
+def _account(tx: Tx, applied: list[tuple[Job, JobStatus]], fed: list[str], now: float) -> tuple[list[tuple[Job, JobStatus]], list[Batch]]:
+    """Counters, feed times and status of the touched batches; the job and batch events. Returns (jobs, batches)."""
+    deltas: dict[str, dict[str, int]] = {}
+    for job, old in applied:
+        if old is not job.status:
+            delta = deltas.setdefault(job.batch_id, {})
             delta[old.value] = delta.get(old.value, 0) - 1
-            delta[status.value] = delta.get(status.value, 0) + 1
-        applied.append((row_to_job(stored), row["batch_id"], old))
-    touched = list(dict.fromkeys(b for _, b, _ in applied))
+            delta[job.status.value] = delta.get(job.status.value, 0) + 1
+    touched = list(dict.fromkeys(job.batch_id for job, _ in applied))
     fed_set = set(fed)
+    rows: dict[str, Any] = {}
     for batch_id in dict.fromkeys([*touched, *fed]):
-        # One statement per batch for all its counter changes (and its feed time).
+        # One statement per batch for all its counter changes (and its feed time), returning the row.
         delta = {k: v for k, v in deltas.get(batch_id, {}).items() if v}
         sets = [f"n_{k} = n_{k} + ?" for k in delta] + (["last_fed_at = ?"] if batch_id in fed_set else [])
         if not sets:
@@ -99,34 +148,50 @@ def apply_sync(tx: Tx, updates: list[JobUpdate], fed: list[str], now: float) -> 
         if delta:
             sets.append("updated_at = ?")
             args.append(now)
-        tx.execute(f"UPDATE batches SET {', '.join(sets)} WHERE id = ?", [*args, batch_id])
-    batches = refresh_and_read(tx, touched, now)
-    jobs = []
-    for job, _, old in applied:
-        jobs.append((job, old))
+        row = tx.execute(f"UPDATE batches SET {', '.join(sets)} WHERE id = ? RETURNING {BATCH_COLUMNS}", [*args, batch_id]).fetchone()
+        if row is not None:
+            rows[batch_id] = row
+    batches = refresh_and_read(tx, touched, now, rows)
+    for job, old in applied:
         tx.job_changed(job, old)
     for batch in batches:
         tx.batch_changed(batch)
-    return Applied(jobs, batches, skipped)
+    return applied, batches
 
 
 def advance_sync(tx: Tx, updates: list[JobUpdate], need: int, now: float, owner_id: str) -> tuple[Applied, list[DispatchItem]]:
     """Apply the updates and claim up to ``need`` due jobs for ``owner_id``, in one transaction."""
-    picked = pick_sync(tx, need, now) if need > 0 else []
-    claims = [
-        JobUpdate(item.job_id, (JobStatus.PENDING,), JobStatus.QUEUED, {
-            "prompt_id": str(uuid.uuid4()), "attempts": item.attempts + 1, "queued_at": now, "owner_id": owner_id,
-            "started_at": None, "finished_at": None, "not_before": 0,
-        })
-        for item in picked
-    ]
-    applied = apply_sync(tx, [*updates, *claims], list(dict.fromkeys(i.batch_id for i in picked)), now)
-    claimed = {job.id: job for job, old in applied.jobs if job.status is JobStatus.QUEUED and old is JobStatus.PENDING}
-    items = [
-        DispatchItem(i.job_id, i.batch_id, i.idx, i.params, claimed[i.job_id].attempts, claimed[i.job_id].prompt_id, i.requeues)
-        for i in picked if i.job_id in claimed
-    ]
-    return applied, items
+    applied, skipped = _apply_updates(tx, updates, now)
+    claimed = [row_to_job(row) for row in claim_sync(tx, need, now, owner_id)] if need > 0 else []
+    jobs, batches = _account(tx, [*applied, *((job, JobStatus.PENDING) for job in claimed)],
+                             list(dict.fromkeys(job.batch_id for job in claimed)), now)
+    items = [DispatchItem(job.id, job.batch_id, job.idx, job.params, job.attempts, job.prompt_id, job.requeues) for job in claimed]
+    return Applied(jobs, batches, skipped), items
+
+
+def claim_sync(tx: Tx, need: int, now: float, owner_id: str) -> list[Any]:
+    """Claim up to ``need`` due pending jobs in scheduling order (as pick_sync orders them); their rows as stored.
+
+    Each claim is one UPDATE that picks the batch's next due job itself (no SELECT of the due jobs first),
+    taken one per batch in turn within a priority level (batchgen/scheduling.py), least recently fed first.
+    """
+    candidates = [Candidate(r["id"], r["priority"], r["last_fed_at"], r["seq"], r["due_at"])
+                  for r in tx.execute(_CANDIDATES_SQL).fetchall() if r["due_at"] is not None]
+    claimed: list[Any] = []
+    for level in levels(candidates, now):
+        active = list(level)
+        while active and len(claimed) < need:
+            for batch_id in list(active):
+                if len(claimed) >= need:
+                    break
+                row = tx.execute(_CLAIM_SQL, (str(uuid.uuid4()), now, owner_id, batch_id, now)).fetchone()
+                if row is None:
+                    active.remove(batch_id)  # no due job left in this batch
+                else:
+                    claimed.append(row)
+        if len(claimed) >= need:
+            break
+    return claimed
 
 
 def refresh_batches(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
@@ -134,11 +199,16 @@ def refresh_batches(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
     refresh_and_read(tx, batch_ids, now)
 
 
-def refresh_and_read(tx: Tx, batch_ids: Iterable[str], now: float) -> list[Batch]:
-    """Recompute status/started/finished of batches from their counters; the batches as stored afterwards."""
+def refresh_and_read(tx: Tx, batch_ids: Iterable[str], now: float, known: dict[str, Any] | None = None) -> list[Batch]:
+    """Recompute status/started/finished of batches from their counters; the batches as stored afterwards.
+
+    ``known``: rows already read in this transaction after their last change (no second SELECT).
+    """
     result: list[Batch] = []
     for batch_id in batch_ids:
-        row = tx.execute(f"SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        row = (known or {}).get(batch_id)
+        if row is None:
+            row = tx.execute(f"SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             continue
         counts = JobCounts(row["n_pending"], row["n_queued"], row["n_running"], row["n_succeeded"], row["n_failed"], row["n_cancelled"])
@@ -166,8 +236,8 @@ def log_batch(tx: Tx, batch_id: str) -> None:
         tx.batch_changed(row_to_batch(row), force=True)
 
 
-def requeue_sync(tx: Tx, batch_id: str, job_id: int | None, now: float) -> int:
-    """Failed and cancelled jobs of a batch (or one job) back to pending; one batch event with the new counts."""
+def requeue_sync(tx: Tx, batch_id: str, job_id: int | None, now: float, unpause: bool = False) -> int:
+    """Failed and cancelled jobs of a batch (or one job) back to pending (un-paused if asked); one batch event with the new counts."""
     where = "batch_id = ? AND status IN ('failed', 'cancelled')"
     args: list[Any] = [batch_id]
     if job_id is not None:
@@ -184,7 +254,7 @@ def requeue_sync(tx: Tx, batch_id: str, job_id: int | None, now: float) -> int:
     )
     tx.execute(
         "UPDATE batches SET n_failed = n_failed - ?, n_cancelled = n_cancelled - ?, n_pending = n_pending + ?, "
-        "cancelled = 0, updated_at = ? WHERE id = ?",
+        f"cancelled = 0,{' paused = 0,' if unpause else ''} updated_at = ? WHERE id = ?",
         (groups.get("failed", 0), groups.get("cancelled", 0), moved, now, batch_id),
     )
     refresh_batches(tx, [batch_id], now)

@@ -6,8 +6,10 @@ signature, validate_prompt's 4-tuple); the live behaviour is covered by tests/co
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import sys
+import threading
 import types
 
 import pytest
@@ -24,6 +26,7 @@ class StubQueue:
         self.running: list[tuple] = []
         self.history: dict[str, dict] = {}
         self.updates = 0
+        self.copies = 0
 
     def put(self, item: tuple) -> None:
         self.pending.append(item)
@@ -31,8 +34,13 @@ class StubQueue:
     def get_current_queue_volatile(self):
         return list(self.running), list(self.pending)
 
-    def get_history(self, prompt_id=None):
-        return {prompt_id: copy.deepcopy(self.history[prompt_id])} if prompt_id in self.history else {}
+    def get_history(self, prompt_id=None, map_function=None):
+        # Like ComfyUI's: the entry is deep-copied unless a map_function is given.
+        if prompt_id not in self.history:
+            return {}
+        self.copies += map_function is None
+        entry = self.history[prompt_id]
+        return {prompt_id: map_function(entry) if map_function else copy.deepcopy(entry)}
 
     def delete_queue_item(self, fn) -> bool:
         for i, item in enumerate(self.pending):
@@ -174,6 +182,7 @@ def test_lookup_remove_and_outcomes(native):
     assert [found[k].state for k in ("run", "wait", "done", "gone")] == [PromptState.RUNNING, PromptState.PENDING,
                                                                          PromptState.DONE, PromptState.UNKNOWN]
     assert found["done"].outcome.status is JobStatus.SUCCEEDED and found["done"].outcome.outputs[0].filename == "a_00001_.png"
+    assert q.copies == 0, "history entries are read in place, not deep-copied once per job"
     assert queue.remove_pending(["run", "wait", "gone"]) == {"wait"}  # a running prompt is never removed
     assert q.running and not q.pending
 
@@ -192,3 +201,35 @@ def test_comfy_host_relays_progress_of_enqueued_prompts_and_releases_history(nat
     host.release(["p1"])
     host.release(["p2"])
     assert set(server.prompt_queue.history) == {"p2", "native"} and host.progress.tracked() == 0
+
+
+async def test_queue_hook_on_the_server_loop_wakes_without_the_self_pipe(native, monkeypatch):
+    # Our own enqueue runs on the server loop: the wake-up is scheduled with call_soon, not call_soon_threadsafe
+    # (whose self-pipe write hands the GIL to ComfyUI's worker thread). From another thread: threadsafe.
+    queue, server, *_ = native
+    seen, scheduled = [], []
+    queue.set_listener(lambda: seen.append("changed"))
+    loop = asyncio.get_running_loop()
+    server.loop = queue.loop = loop
+    monkeypatch.setattr(loop, "call_soon_threadsafe", scheduled.append)
+    server.queue_updated()
+    await asyncio.sleep(0)
+    assert seen == ["changed"] and scheduled == []
+    thread = threading.Thread(target=server.queue_updated)
+    thread.start()
+    thread.join()
+    assert len(scheduled) == 1 and seen == ["changed"]
+
+
+async def test_events_sent_on_the_server_loop_go_straight_to_its_message_queue(native, monkeypatch, tmp_path):
+    server = StubServer()
+    monkeypatch.setitem(sys.modules, "nodes", types.ModuleType("nodes"))
+    host = ComfyHost(server, history_keep=1, folders=lambda: Folders(tmp_path, tmp_path, tmp_path))
+    server.messages = asyncio.Queue()
+    server.loop = asyncio.get_running_loop()
+    host.send_event("batchgen.job", {"id": 1})
+    assert server.messages.get_nowait() == ("batchgen.job", {"id": 1}, None) and server.sent == []
+    thread = threading.Thread(target=host.send_event, args=("batchgen.job", {"id": 2}))
+    thread.start()
+    thread.join()
+    assert server.messages.empty() and [e[:2] for e in server.sent] == [("batchgen.job", {"id": 2})]
