@@ -133,7 +133,14 @@ def test_every_event_arrives_signed_across_failures_an_outage_and_a_kill9(comfy)
     receiver.down()
     receiver.delay = 0.0
     comfy.start()
-    time.sleep(2.0)  # deliveries fail (connection refused) and back off while the receiver is down
+
+    def refused() -> bool:
+        _, listed, _ = comfy.request("GET", f"{API}/webhooks/{hook['id']}/deliveries?limit=1000", headers=auth)
+        return any(d["status_code"] is None and not d["ok"] for d in listed["deliveries"])
+
+    # Deliveries fail (connection refused) and back off while the receiver is down. The restarted process may first
+    # have to wait for the killed one's delivery lease, so wait for a refused attempt rather than a fixed time.
+    wait(refused, 90, "a delivery refused while the receiver is down")
     receiver.up()
     comfy.wait_batch(batch["id"], timeout=300)
     want = expected_ids(comfy, start_seq, batch["id"])
