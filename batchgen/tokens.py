@@ -13,13 +13,14 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from .private_file import mtime_ns, write_private_json
 
 log = logging.getLogger("batchgen.tokens")
 
@@ -76,12 +77,7 @@ class TokenStore:
     # -- file ---------------------------------------------------------------------------------
 
     def _stat_mtime(self) -> int | None:
-        if self.path is None:
-            return None
-        try:
-            return self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+        return mtime_ns(self.path)
 
     def _load(self) -> None:
         mtime = self._stat_mtime()
@@ -104,18 +100,7 @@ class TokenStore:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": 1, "tokens": [asdict(r) for r in self._records.values()]}, indent=1)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        # Created 0600 from the start (no window where the hashes are world-readable), synced, then swapped in.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)  # O_CREAT's mode is masked by umask only downwards; an existing tmp keeps its mode
-        os.replace(tmp, self.path)
+        write_private_json(self.path, {"version": 1, "tokens": [asdict(r) for r in self._records.values()]})
         self._mtime = self._stat_mtime()
 
     # -- operations ---------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import secrets
 import threading
 from pathlib import Path
+
+from .private_file import mtime_ns, write_private_json
 
 log = logging.getLogger("batchgen.webhooks")
 
@@ -40,12 +41,7 @@ class SecretStore:
         self._load()
 
     def _stat_mtime(self) -> int | None:
-        if self.path is None:
-            return None
-        try:
-            return self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+        return mtime_ns(self.path)
 
     def _load(self) -> None:
         mtime = self._stat_mtime()
@@ -64,17 +60,7 @@ class SecretStore:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": 1, "secrets": self._secrets}, indent=1)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from the first byte
-        try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private_json(self.path, {"version": 1, "secrets": self._secrets})
         self._mtime = self._stat_mtime()
 
     def create(self, webhook_id: str) -> str:
