@@ -12,53 +12,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
+from .harness import REPO_ROOT
+from .netns import Veth, remote_fixtures
 
-from .harness import REPO_ROOT, comfy_env, new_server
-
-NS, HOST_IF, NS_IF = "bgclient", "bgc0", "bgc1"
-HOST_IP, NS_IP = "10.200.9.1", "10.200.9.2"
+VETH = Veth("bgclient", "bgc0", "bgc1", "10.200.9.1", "10.200.9.2")
+NS, HOST_IP, NS_IP = VETH.name, VETH.host_ip, VETH.ns_ip
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-def _teardown() -> None:
-    subprocess.run(["ip", "link", "del", HOST_IF], capture_output=True, timeout=10)
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def netns():
-    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
-        pytest.skip("a network namespace needs root and iproute2")
-    _teardown()
-    try:
-        _ip("netns", "add", NS)
-        _ip("link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF)
-        _ip("link", "set", NS_IF, "netns", NS)
-        _ip("addr", "add", f"{HOST_IP}/24", "dev", HOST_IF)
-        _ip("link", "set", HOST_IF, "up")
-        _ip("netns", "exec", NS, "ip", "addr", "add", f"{NS_IP}/24", "dev", NS_IF)
-        _ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "up")
-        _ip("netns", "exec", NS, "ip", "link", "set", "lo", "up")
-    except (subprocess.CalledProcessError, OSError) as exc:
-        _teardown()
-        pytest.skip(f"could not make a network namespace here: {exc}")
-    yield
-    _teardown()
-
-
-@pytest.fixture(scope="module")
-def comfy(tmp_path_factory, netns):
-    assert comfy_env() is not None
-    server = new_server(tmp_path_factory.mktemp("comfy"), extra_args=["--listen", f"127.0.0.1,{HOST_IP}"])
-    server.start()
-    yield server
-    server.stop()
+netns, comfy = remote_fixtures(VETH)
 
 
 def remote_cli(comfy, *args: str, token: str | None = None) -> subprocess.CompletedProcess:

@@ -8,17 +8,13 @@ non-loopback TCP peer. Skipped (with the reason) when namespaces cannot be made 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
+from .netns import Veth, remote_fixtures
 
-from .harness import comfy_env, new_server
-
-NS, HOST_IF, NS_IF = "bgremote", "bgr0", "bgr1"
-HOST_IP, NS_IP = "10.200.7.1", "10.200.7.2"
+VETH = Veth("bgremote", "bgr0", "bgr1", "10.200.7.1", "10.200.7.2")
+NS, HOST_IP, NS_IP = VETH.name, VETH.host_ip, VETH.ns_ip
 BATCH = {"template": "text-card", "prompts": ["remote"], "params": {"width": 64, "height": 64}}
 # Runs inside the namespace: one bounded HTTP request, the answer as JSON on stdout.
 CLIENT = r"""
@@ -34,43 +30,7 @@ print(json.dumps([status, text, hdrs]))
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-def _teardown() -> None:
-    subprocess.run(["ip", "link", "del", HOST_IF], capture_output=True, timeout=10)
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def netns():
-    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
-        pytest.skip("a network namespace needs root and iproute2")
-    _teardown()
-    try:
-        _ip("netns", "add", NS)
-        _ip("link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF)
-        _ip("link", "set", NS_IF, "netns", NS)
-        _ip("addr", "add", f"{HOST_IP}/24", "dev", HOST_IF)
-        _ip("link", "set", HOST_IF, "up")
-        _ip("netns", "exec", NS, "ip", "addr", "add", f"{NS_IP}/24", "dev", NS_IF)
-        _ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "up")
-        _ip("netns", "exec", NS, "ip", "link", "set", "lo", "up")
-    except (subprocess.CalledProcessError, OSError) as exc:
-        _teardown()
-        pytest.skip(f"could not make a network namespace here: {exc}")
-    yield
-    _teardown()
-
-
-@pytest.fixture(scope="module")
-def comfy(tmp_path_factory, netns):
-    assert comfy_env() is not None
-    server = new_server(tmp_path_factory.mktemp("comfy"), extra_args=["--listen", f"127.0.0.1,{HOST_IP}"])
-    server.start()
-    yield server
-    server.stop()
+netns, comfy = remote_fixtures(VETH)
 
 
 def remote(comfy, method: str, path: str, headers: dict | None = None, body: dict | None = None) -> tuple[int, str, dict]:
