@@ -87,12 +87,13 @@ class _Reader:
             return False
         return raw.lower() in ("1", "true", "yes", "on")
 
+    def _listed(self, name: str) -> list[str]:
+        """The non-empty, stripped items of a comma-separated variable."""
+        return [item.strip() for item in (self.raw(name) or "").split(",") if item.strip()]
+
     def ips(self, name: str) -> tuple[str, ...]:
         found: list[str] = []
-        for item in (self.raw(name) or "").split(","):
-            item = item.strip()
-            if not item:
-                continue
+        for item in self._listed(name):
             try:
                 found.append(str(ipaddress.ip_address(item)))
             except ValueError:
@@ -101,10 +102,7 @@ class _Reader:
 
     def items(self, name: str) -> tuple[str, ...]:
         found: list[str] = []
-        for item in (self.raw(name) or "").split(","):
-            item = item.strip()
-            if not item:
-                continue
+        for item in self._listed(name):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
@@ -116,10 +114,7 @@ class _Reader:
 
     def origins(self, name: str) -> tuple[str, ...]:
         found: list[str] = []
-        for item in (self.raw(name) or "").split(","):
-            item = item.strip()
-            if not item:
-                continue
+        for item in self._listed(name):
             origin = normalise_origin(item)
             if origin is None:
                 self.problems.append(f"{name}: {item!r} is not an exact origin like https://app.example.com or "
