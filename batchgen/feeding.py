@@ -36,7 +36,9 @@ class FeedMixin:
                 error = JobError("validation", exc.error.get("message", "prompt failed validation"))
                 failed.append(self._claim_update(item, outcomes.Decision(JobStatus.FAILED, {"error_json": error, "finished_at": now})))
                 continue
-            extra = {"extra_pnginfo": {"batchgen": {"batch_id": item.batch_id, "job_id": item.job_id, "idx": item.idx}}}
+            # ComfyUI's savers write extra_pnginfo into each PNG; BatchGen Save Image also names and labels its files from it.
+            extra = {"extra_pnginfo": {"batchgen": {"batch_id": item.batch_id, "job_id": item.job_id, "idx": item.idx,
+                                                    "params": item.params}}}
             # The row is committed as queued by us: memory may follow before the prompt is in ComfyUI's queue.
             self.in_flight[item.prompt_id] = InFlight(item.job_id, item.batch_id, item.idx, item.attempts, JobStatus.QUEUED, prefix,
                                                       requeues=item.requeues)

@@ -42,6 +42,11 @@ NODE_TEXT_CARD = "BatchGenTextCard"
 NODE_PROMPT_LIST = "BatchGenPromptList"
 NODE_SEED_LIST = "BatchGenSeedList"
 NODE_PROMPTS_FROM_FILE = "BatchGenPromptsFromFile"
+NODE_WILDCARD_EXPAND = "BatchGenWildcardExpand"
+NODE_IMAGE_SET = "BatchGenImageSet"
+# Nodes that are no source: a grid image of a list of images, and the saver that embeds the job's values.
+NODE_CONTACT_SHEET = "BatchGenContactSheet"
+NODE_SAVE_IMAGE = "BatchGenSaveImage"
 
 # BatchGen Input node id -> parameter value type. The node's "name" input names the
 # parameter, its "value" input holds the default and is the slot a job's value fills.
@@ -54,4 +59,4 @@ INPUT_NODE_TYPES: dict[str, str] = {
 INPUT_NODE_NAME_FIELD = "name"
 INPUT_NODE_VALUE_FIELD = "value"
 
-NODE_CATEGORY = "batchgen"
+NODE_CATEGORY = "BatchGen"  # the node menu's folder (display only: saved workflows do not store it)

@@ -18,7 +18,7 @@ from .errors import ApiError, bad_request, unprocessable
 from .expansion import JobSpec, expand, plan, wildcard_plan
 from .host import HostValidationError
 from .jobscan import JobScan, scan
-from .listnodes import with_list_nodes
+from .listnodes import ListContext, with_list_nodes
 from .models import Batch, Job
 from .preflight import missing_requirements, model_input_slots, preflight_error
 from .registry import template_from_document
@@ -131,8 +131,9 @@ class IntakeMixin:
 
     def _list_nodes(self, req: BatchRequest, template: Template) -> tuple[Template, list[dict[str, Any]] | None]:
         """The template with our list nodes made constants, and their rows (None without list nodes)."""
-        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None],
-                               self.host.read_input_file)
+        uploads = getattr(self, "uploads", None)
+        ctx = ListContext(self.host.read_input_file, folder_loader(self.wildcards_dir), uploads.input_dir if uploads is not None else None)
+        return with_list_nodes(template, [f for f in ("prompts", "jobs", "table") if getattr(req, f, None) is not None], ctx)
 
     async def _replayed(self, req: BatchRequest | GenerateRequest, idempotency_key: str | None) -> tuple[str, Batch | None]:
         """The request's fingerprint, and the batch an earlier request with the same key made (checked before the template)."""

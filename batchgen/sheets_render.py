@@ -29,7 +29,7 @@ MARGIN, GAP, MIN_CELL = 16, 6, 32
 class Cell:
     """One grid cell: the job's image file, or the status word shown instead (failed, cancelled, missing)."""
 
-    image: Path | None = None
+    image: Path | Image.Image | None = None  # a file, or pixels already in memory (the Contact Sheet node's images)
     status: str = "missing"
 
 
@@ -154,7 +154,7 @@ def _draw_cell(img: Image.Image, draw: ImageDraw.ImageDraw, geo: Geometry, col: 
     x0, y0, x1, y1 = geo.cell_box(col, row)
     if cell.image is not None:
         try:
-            with Image.open(cell.image) as src:
+            with cell.image if isinstance(cell.image, Image.Image) else Image.open(cell.image) as src:
                 # Scaled to fit the cell both ways: small outputs are enlarged (pixel-exact) so every cell reads alike.
                 ratio = min(geo.cell / src.width, geo.cell / src.height)
                 size = (max(1, round(src.width * ratio)), max(1, round(src.height * ratio)))
@@ -165,7 +165,7 @@ def _draw_cell(img: Image.Image, draw: ImageDraw.ImageDraw, geo: Geometry, col: 
             draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=EMPTY)  # white outputs stay visible on the page
             return
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            log.warning("[batchgen] contact sheet: cannot read %s (%s); marking the cell missing", cell.image.name, exc)
+            log.warning("[batchgen] contact sheet: cannot read %s (%s); marking the cell missing", getattr(cell.image, "name", "an image"), exc)
             cell = Cell(None, "missing")
     draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=EMPTY)
     width = max(2, geo.cell // 40)

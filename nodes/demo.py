@@ -19,7 +19,7 @@ class BatchGenTextCard(io.ComfyNode):
         return io.Schema(
             node_id="BatchGenTextCard",
             display_name="Text Card (BatchGen demo)",
-            category=f"{ids.NODE_CATEGORY}/demo",
+            category=ids.NODE_CATEGORY,
             description=(
                 "Draws the text on a coloured card: a fast, model-free stand-in for an image generator, "
                 "to try batches on any machine. Latin, CJK and emoji use the fonts installed on the server; "

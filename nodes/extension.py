@@ -9,6 +9,9 @@ from ._comfy import ComfyExtension, io
 from .demo import BatchGenTextCard
 from .inputs import BatchGenInputFloat, BatchGenInputImage, BatchGenInputInt, BatchGenInputText
 from .lists import BatchGenPromptList, BatchGenPromptsFromFile, BatchGenSeedList
+from .save import BatchGenSaveImage
+from .sheet import BatchGenContactSheet
+from .sources import BatchGenImageSet, BatchGenWildcardExpand
 
 log = logging.getLogger("batchgen.nodes")
 
@@ -23,9 +26,14 @@ NODES: tuple[type[io.ComfyNode], ...] = (
     BatchGenPromptList,
     BatchGenSeedList,
     BatchGenPromptsFromFile,
+    BatchGenWildcardExpand,
+    BatchGenImageSet,
+    BatchGenContactSheet,
+    BatchGenSaveImage,
 )
 EXPECTED_IDS = frozenset(ids.INPUT_NODE_TYPES) | {ids.NODE_TEXT_CARD, ids.NODE_PROMPT_LIST, ids.NODE_SEED_LIST,
-                                                 ids.NODE_PROMPTS_FROM_FILE}
+                                                 ids.NODE_PROMPTS_FROM_FILE, ids.NODE_WILDCARD_EXPAND, ids.NODE_IMAGE_SET,
+                                                 ids.NODE_CONTACT_SHEET, ids.NODE_SAVE_IMAGE}
 
 
 class BatchGenExtension(ComfyExtension):

@@ -22,7 +22,7 @@ from ._comfy import io
 
 log = logging.getLogger("batchgen.nodes")
 
-CATEGORY = f"{ids.NODE_CATEGORY}/inputs"
+CATEGORY = ids.NODE_CATEGORY
 NAME_TOOLTIP = "Parameter name. A batch sets this input's value per job by this name; keep it unique in the workflow."
 EMPTY_MASK_SIZE = 64  # LoadImage's placeholder mask for images without alpha
 

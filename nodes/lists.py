@@ -14,12 +14,13 @@ import folder_paths
 
 from ..batchgen import ids
 from ..batchgen.errors import ApiError
-from ..batchgen.filelist import MAX_FILE_BYTES, file_format, file_items
+from ..batchgen.filelist import MAX_FILE_BYTES, file_format, file_rows
+from ..batchgen.listitems import MAX_EXTRA_COLUMNS, column_specs
 from ..batchgen.listnodes import MAX_ITEMS, prompt_items, seed_items
 from ._comfy import io
 from .inputs import NAME_TOOLTIP
 
-CATEGORY = f"{ids.NODE_CATEGORY}/lists"
+CATEGORY = ids.NODE_CATEGORY
 _MAX_LISTED = 2000  # files offered in the combo
 _MAX_DEPTH = 3  # subfolder levels searched
 _MAX_SCANNED = 50_000  # directory entries looked at
@@ -99,18 +100,19 @@ def _table_files() -> list[str]:
 
 
 class BatchGenPromptsFromFile(io.ComfyNode):
-    """A text or table file in the input folder → one prompt per line, or per row of a named column."""
+    """A text or table file in the input folder → one prompt per line, or per row of a named column (plus further columns)."""
 
     @classmethod
     def define_schema(cls) -> io.Schema:
-        """Inputs name/file/column, output a list of STRING."""
+        """Inputs name/file/column/columns, outputs the prompts and up to 4 further columns, each a list of STRING."""
         return io.Schema(
             node_id="BatchGenPromptsFromFile",
             display_name="BatchGen Prompts From File",
             category=CATEGORY,
             description="Prompts from a file in ComfyUI's input folder: every non-empty line of a .txt, or every non-empty cell "
-                        "of one named column of a .csv/.tsv/.jsonl/.xlsx (CSV from Chinese Excel or WPS in GBK is read too)."
-                        + _TWO_WAYS,
+                        "of one named column of a .csv/.tsv/.jsonl/.xlsx (CSV from Chinese Excel or WPS in GBK is read too), "
+                        "and the same rows' cells of up to 4 further columns (column_1 … column_4)." + _TWO_WAYS
+                        + " As a batch each further column is a parameter of its own (its header, or header:parameter).",
             inputs=[
                 io.String.Input(ids.INPUT_NODE_NAME_FIELD, default="prompt", multiline=False, tooltip=NAME_TOOLTIP),
                 io.Combo.Input("file", options=_table_files(),
@@ -118,8 +120,14 @@ class BatchGenPromptsFromFile(io.ComfyNode):
                 io.String.Input("column", default="", multiline=False,
                                 tooltip="The column whose cells are the prompts (its header); empty: the first column. "
                                         "JSONL: the key (default prompt). Ignored for .txt."),
+                io.String.Input("columns", default="", multiline=False, optional=True,
+                                tooltip="Up to 4 further columns, comma-separated, for outputs column_1 … column_4 "
+                                        "(e.g. \"价格:price, color\"): header, or header:parameter for the batch parameter's name."),
             ],
-            outputs=[io.String.Output(is_output_list=True, tooltip="The prompts, one list item per line or row.")],
+            outputs=[io.String.Output(is_output_list=True, tooltip="The prompts, one list item per line or row."),
+                     *(io.String.Output(f"column_{k}", display_name=f"column_{k}", is_output_list=True,
+                                        tooltip=f"The cells of further column {k} of the same rows (empty text when not named).")
+                       for k in range(1, MAX_EXTRA_COLUMNS + 1))],
         )
 
     @classmethod
@@ -132,8 +140,8 @@ class BatchGenPromptsFromFile(io.ComfyNode):
         return f"{stat.st_mtime_ns}:{stat.st_size}"
 
     @classmethod
-    def execute(cls, name: str, file: str, column: str) -> io.NodeOutput:
-        """Read the file's items."""
+    def execute(cls, name: str, file: str, column: str, columns: str = "") -> io.NodeOutput:
+        """Read the file's items and the further columns' cells."""
         root = os.path.realpath(folder_paths.get_input_directory())
         path = os.path.realpath(os.path.join(root, file))
         if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
@@ -141,9 +149,11 @@ class BatchGenPromptsFromFile(io.ComfyNode):
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
         try:
-            items = file_items(data, file, column)
+            specs = column_specs(columns, name)
+            rows = file_rows(data, file, column, tuple(header for header, _ in specs))
         except ApiError as exc:
             raise ValueError(f"[batchgen] Prompts From File '{name}': {exc.message}") from None
-        if not items:
+        if not rows:
             raise ValueError(f"[batchgen] Prompts From File '{name}': {file} has no non-empty line or cell")
-        return io.NodeOutput(items)
+        extra = [[row[k] if k < len(row) else "" for row in rows] for k in range(1, MAX_EXTRA_COLUMNS + 1)]
+        return io.NodeOutput([row[0] for row in rows], *extra)
