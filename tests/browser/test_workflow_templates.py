@@ -58,3 +58,26 @@ def test_each_bundled_template_loads_from_the_template_browser_as_a_full_graph(c
     page.evaluate("() => { const c = window.app.canvas; c.ds.scale = 0.75; c.ds.offset = [-40, -80]; c.setDirty(true, true); }")
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "workflow-template-qwen-image-edit.png"))
+
+
+def test_with_comfy_locale_zh_our_nodes_show_their_chinese_names(comfy, page):
+    zh = json.loads((WORKFLOWS.parent / "locales" / "zh" / "nodeDefs.json").read_text(encoding="utf-8"))
+    assert comfy.post("/settings/Comfy.Locale", "zh")[0] == 200
+    try:
+        page.goto(comfy.url + "/", wait_until="domcontentloaded")
+        page.wait_for_function("() => window.app?.graph && window.app.extensionManager", timeout=90_000)
+        page.wait_for_timeout(1000)
+        load(page, f"/api/workflow_templates/{PACK}/contact-sheet.json")
+        titles = page.evaluate("""() => {
+            const names = ["BatchGenWildcardExpand", "BatchGenImageSet", "BatchGenContactSheet", "BatchGenSaveImage", "BatchGenPromptList"];
+            const made = Object.fromEntries(names.map(n => [n, window.LiteGraph.createNode(n)?.title]));
+            const canvas = Object.fromEntries(window.app.graph.nodes.map(n => [n.type, n.title]));
+            return {made, canvas};
+        }""")
+        for node_type, title in titles["made"].items():
+            assert title == zh[node_type]["display_name"], (node_type, title)  # e.g. BatchGen 通配符展开
+        assert titles["canvas"]["BatchGenContactSheet"] == "BatchGen 联系表（网格图）", titles["canvas"]
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "nodes-locale-zh.png"))
+    finally:
+        comfy.post("/settings/Comfy.Locale", "en")

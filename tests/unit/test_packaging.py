@@ -46,5 +46,6 @@ def test_development_files_do_not_ship_to_the_registry():
                      "docs/benchmarks.md"):
         assert ignored(dev_only), dev_only
     for shipped in ("__init__.py", "cli.py", "docs/remote.md",
-                    "requirements.txt", "install.py", "web/icon.svg", "workflows/text-card.json", "docs/api.md"):
+                    "requirements.txt", "install.py", "web/icon.svg", "workflows/text-card.json", "docs/api.md",
+                    "locales/zh/nodeDefs.json"):
         assert not ignored(shipped), shipped
