@@ -134,3 +134,20 @@ def test_contact_sheet_collects_a_list_run_into_one_grid_and_runs_per_job_as_a_b
     jobs = run_batch(comfy, graph, 4)
     sizes = {png(comfy, j["outputs"][0]).size for j in jobs}
     assert len(sizes) == 1 and math.prod(next(iter(sizes))) < math.prod(img.size)  # a 1-cell sheet per job
+
+
+def test_the_example_workflows_run_as_templates_and_the_english_locale_matches_the_nodes(comfy):
+    status, batch = comfy.post(f"{API}/batches", {"template": "wildcard-expand"})
+    assert status == 201 and batch["total"] == 6, batch  # {red|blue|golden} × {fox|owl}
+    assert comfy.wait_batch(batch["id"], timeout=60)["status"] == "succeeded"
+    jobs = sorted(comfy.all_jobs(batch["id"]), key=lambda j: j["idx"])
+    assert jobs[0]["params"]["prompt"] == "a red fox at dawn, 海边" and "batchgen" in png(comfy, jobs[0]["outputs"][0]).info
+    info = comfy.get("/object_info")
+    en = json.loads((__import__("pathlib").Path(__file__).resolve().parents[2] / "locales/en/nodeDefs.json").read_text("utf-8"))
+    ours = {k for k in info if k.startswith("BatchGen")}
+    assert ours == set(en) and all(info[k]["category"] == "BatchGen" for k in ours)
+    for node in ours:
+        assert en[node]["display_name"] == info[node]["display_name"], node
+        declared = {**info[node]["input"]["required"], **info[node]["input"].get("optional", {})}
+        assert set(en[node]["inputs"]) == set(declared), node
+        assert len(en[node].get("outputs", {})) == len(info[node]["output"]), node
