@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 from PIL import Image
 
 from tests.comfyui.test_list_nodes import native_run
 
 API = "/batchgen/v1"
-ARTIFACTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "_artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "_artifacts"
 
 
 def card(text_link: list, seed: int = 3, save: str = "BatchGenSaveImage", prefix: str = "nodes/x") -> dict:
@@ -143,7 +145,7 @@ def test_the_example_workflows_run_as_templates_and_the_english_locale_matches_t
     jobs = sorted(comfy.all_jobs(batch["id"]), key=lambda j: j["idx"])
     assert jobs[0]["params"]["prompt"] == "a red fox at dawn, 海边" and "batchgen" in png(comfy, jobs[0]["outputs"][0]).info
     info = comfy.get("/object_info")
-    en = json.loads((__import__("pathlib").Path(__file__).resolve().parents[2] / "locales/en/nodeDefs.json").read_text("utf-8"))
+    en = json.loads((ROOT / "locales" / "en" / "nodeDefs.json").read_text("utf-8"))
     ours = {k for k in info if k.startswith("BatchGen")}
     assert ours == set(en) and all(info[k]["category"] == "BatchGen" for k in ours)
     for node in ours:
