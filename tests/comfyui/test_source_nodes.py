@@ -71,10 +71,15 @@ def test_wildcard_expand_both_ways_and_the_save_node_embeds_the_job(comfy):
     random_node = {"class_type": "BatchGenWildcardExpand",
                    "inputs": {"name": "prompt", "text": "{a|b|c|d|e|f} {1|2|3}", "mode": "random", "count": 3, "seed": 11}}
     native = native_run(comfy, {"1": random_node, **card(["1", 0], save="SaveImage", prefix="native/rand")})
-    native_texts = [json.loads(png(comfy, i).info["prompt"]) for i in native["outputs"]["9"]["images"]]
-    assert len(native_texts) == 3
-    batch = [j["params"]["prompt"] for j in run_batch(comfy, {"1": random_node, **card(["1", 0], save="SaveImage")}, 3)]
-    assert len(batch) == 3 and all(len(t) == 3 for t in batch)  # the same seeded picks both ways (checked in the unit tests)
+    native_cards = [png(comfy, i).tobytes() for i in native["outputs"]["9"]["images"]]
+    body = {"template": {"workflow": {"1": random_node, **card(["1", 0], save="SaveImage")}, "autodetect": False}}
+    status, batch = comfy.post(f"{API}/batches", body)
+    assert status == 201 and batch["total"] == 3, batch
+    assert comfy.wait_batch(batch["id"], timeout=60)["status"] == "succeeded"
+    jobs = sorted(comfy.all_jobs(batch["id"]), key=lambda j: j["idx"])
+    # The same seeded picks both ways: each job's card is pixel for pixel the native list run's card at that position.
+    assert [png(comfy, j["outputs"][0]).tobytes() for j in jobs] == native_cards
+    assert len({j["params"]["prompt"] for j in jobs}) >= 1 and all(len(j["params"]["prompt"]) == 3 for j in jobs)
 
 
 def test_image_set_both_ways_in_natural_order_through_image_invert(comfy):
