@@ -148,10 +148,17 @@ def _rewrite(workflow: dict[str, Any], node_id: str, columns: list[Column]) -> N
             new_id += "_"
         workflow[new_id] = _constant(column)
         moved.update({out: (new_id, slot) for out, slot in column.outputs.items()})
-    for node in workflow.values():
+    kept = max(columns[0].outputs) + 1
+    for nid, node in workflow.items():
         for key, value in (node.get("inputs") or {}).items():
-            if isinstance(value, list) and len(value) == 2 and str(value[0]) == node_id and value[1] in moved:
+            if not (isinstance(value, list) and len(value) == 2 and str(value[0]) == node_id):
+                continue
+            if value[1] in moved:
                 node["inputs"][key] = list(moved[value[1]])
+            elif not isinstance(value[1], int) or value[1] >= kept:
+                # e.g. Prompts From File's column_3 linked while `columns` names only two: no values to give it.
+                raise bad_request("invalid_list_node", f"node {nid} input {key!r} is linked to output {value[1]} of list node {node_id}, "
+                                  "which fills no parameter (name its column in `columns`, or unlink it)", node_id=str(node_id))
 
 
 def apply_list_nodes(template: Template, ctx: ListContext | ReadFile | None = None) -> tuple[Template, list[dict[str, Any]]]:

@@ -78,6 +78,9 @@ def test_prompts_from_file_columns_become_parameters_named_by_header_or_by_mappi
     template, rows = apply_list_nodes(build_template(graph, autodetect=False), ListContext(read_file=lambda name: data))
     assert rows == [{"prompt": "保温杯", "price": "39", "prompt_2": "红"}, {"prompt": "水杯", "price": "12", "prompt_2": ""}]
     assert template.workflow["5"]["inputs"]["text"] == ["1_2", 0]
+    graph["5"]["inputs"]["text"] = ["1", 3]  # column_3: `columns` names only two
+    with pytest.raises(ApiError, match="output 3 of list node 1, which fills no parameter"):
+        apply_list_nodes(build_template(graph, autodetect=False), ListContext(read_file=lambda name: data))
     node["inputs"]["columns"] = "重量"
     with pytest.raises(ApiError, match="no column '重量'"):
         apply_list_nodes(build_template(card_graph(node), autodetect=False), ListContext(read_file=lambda name: data))
