@@ -104,12 +104,12 @@ ROUTES: list[Route] = [
     Route("GET", "/templates/{template_id}", templates.get_template, "getTemplate", "One template with its workflow", "templates",
           "read", {200: r.Template}, {404: ("template_not_found",)}, needs_store=False, path_params=TEMPLATE_ID),
     Route("POST", "/batches", batches.create_batch, "createBatch", "Create a batch", "batches", "submit",
-          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True, rate_limited=True,
+          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True, rate_limited=True, bulk=True,
           description="Expands the rows, checks every value, validates each parameter shape with ComfyUI, stores all jobs as pending "
                       "and returns at once (201; 200 when replayed with the same Idempotency-Key)."),
     Route("POST", "/batches/preview", batches.preview_batch, "previewBatch", "Dry run: expand and check a batch without storing it",
           "batches", "submit", {200: r.Preview}, PREVIEW_ERRORS, body=q.BatchRequest, query=q.PreviewQuery, needs_store=False,
-          rate_limited=True,
+          rate_limited=True, bulk=True,
           description="Takes the body of POST /batches. Runs the same expansion and checks (values, images, ComfyUI validation) "
                       "and answers 200 with the job count, the first ?rows= jobs (default 20) with their values and coords, "
                       "the bindings used and the problems: the first problem is what the submission would answer. "
