@@ -22,7 +22,10 @@ CACHED_CELLS = 20_000  # grids up to this many cells build each cell once; bigge
 PROMPT_PARAM = "prompt"
 # Random seeds stay below 2**53 so browsers' JSON numbers keep them exact; given seeds may go up to ComfyUI's 2**64 - 1.
 MAX_RANDOM_SEED = 2**53 - 1
+_RANDOM_SEED_BITS = MAX_RANDOM_SEED.bit_length()
 MAX_SEED = 2**64 - 1
+# A value whose exact type is this needs no conversion (coerce_value would return it unchanged).
+_NATIVE: dict[str, type] = {"int": int, "text": str, "image": str, "bool": bool}
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,7 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
                     elif seed.policy is SeedPolicy.INCREMENT:
                         job_seed = base + index
                     else:
-                        job_seed = rng.randint(0, MAX_RANDOM_SEED)
+                        job_seed = rng.getrandbits(_RANDOM_SEED_BITS)  # 0 … MAX_RANDOM_SEED; randint costs 4× more
                     job_values[SEED_PARAM] = job_seed
                 if keep is not None and index >= keep:
                     yield JobSpec(job_values, job_seed, _UNUSED)
@@ -246,7 +249,8 @@ def _coerce_row(row: Mapping[str, Any], template: Template, limits: Limits, wher
                 f"parameter {name!r} (in {where}) binds to nothing in this template; its parameters are: {known}",
                 param=name,
             )
-        coerced = coerce_value(binding, value)
+        # Values already of the parameter's type (table cells typed as read, JSON ints and strings) are kept as they are.
+        coerced = value if type(value) is _NATIVE.get(binding.type) else coerce_value(binding, value)
         if isinstance(coerced, str) and len(coerced) > limits.max_text_length:
             raise unprocessable(
                 "value_too_long",
