@@ -192,4 +192,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        9,
+        # Whether ComfyUI served a succeeded job's outputs from its cache (its execution_cached message); NULL: not reported
+        # (jobs finished before this column, or found complete on disk after a restart).
+        "ALTER TABLE jobs ADD COLUMN cached INTEGER",
+    ),
 ]

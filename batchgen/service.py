@@ -9,6 +9,7 @@ from .control import ControlMixin
 from .dispatcher import Dispatcher
 from .host import Host
 from .intake import IntakeMixin, request_hash, slugify
+from .output_hasher import OutputHasher
 from .preview import PreviewMixin
 from .registry import TemplateRegistry
 from .sheets import ContactSheets
@@ -33,5 +34,7 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
         self.wildcards_dir = wildcards_dir
         # Contact sheets of grid batches, made when a batch's finish is committed (batchgen/sheets.py).
         self.sheets = ContactSheets(store, host)
+        # sha256 of each succeeded job's files, computed once when its success is committed (exports reuse them).
+        self.hashes = OutputHasher(store, host)
         # Uploaded tables and images (None: the upload routes answer 503 and batches cannot name uploads).
         self.uploads = uploads
