@@ -194,8 +194,16 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         9,
-        # Whether ComfyUI served a succeeded job's outputs from its cache (its execution_cached message); NULL: not reported
-        # (jobs finished before this column, or found complete on disk after a restart).
-        "ALTER TABLE jobs ADD COLUMN cached INTEGER",
+        # jobs.cached: whether ComfyUI served a succeeded job's outputs from its cache (its execution_cached message); NULL:
+        # not reported (jobs finished before this column, or found complete on disk after a restart).
+        # contact_sheets.rendered_seq / owner_id: the finish whose pages were saved, and the process rendering the claimed
+        # one, so a render cut off by a crash (claimed, never saved, its process gone) is made at the next startup
+        # (batchgen/sheets.py resume). Sheets of earlier versions count as rendered.
+        """
+        ALTER TABLE jobs ADD COLUMN cached INTEGER;
+        ALTER TABLE contact_sheets ADD COLUMN rendered_seq INTEGER;
+        ALTER TABLE contact_sheets ADD COLUMN owner_id TEXT;
+        UPDATE contact_sheets SET rendered_seq = finished_seq
+        """,
     ),
 ]
