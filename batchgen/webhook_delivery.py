@@ -236,25 +236,30 @@ class WebhookWorker:
         return self._session
 
     async def _send(self, url: str, signer: Webhook, event: Event, kind: str) -> sql.Attempt:
-        body = we.body(event, kind)
-        now = int(time.time())
-        msg_id = we.message_id(event)
-        headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "Content-Type": "application/json",
-                   "webhook-signature": signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body)}
-        started, mono = time.time(), time.monotonic()
-        status: int | None = None
-        error: str | None = None
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.manager.settings.timeout)
-            async with self._client().post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False,
-                                           timeout=timeout) as response:
-                status = response.status
-                await response.content.read(64 * 1024)  # a little of the answer, so the connection can be reused
-        except asyncio.TimeoutError:
-            error = f"no answer within {self.manager.settings.timeout:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
-        ok = status is not None and 200 <= status < 300
-        if status is not None and not ok:
-            error = "redirects are not followed" if 300 <= status < 400 else f"answered HTTP {status}"
-        return self._attempt(event, kind, started, (time.monotonic() - mono) * 1000, status, ok, error)
+        started, ms, status, ok, error = await post_signed(self._client(), url, signer, we.message_id(event), we.body(event, kind),
+                                                           self.manager.settings.timeout)
+        return self._attempt(event, kind, started, ms, status, ok, error)
+
+
+async def post_signed(session: aiohttp.ClientSession, url: str, signer: Webhook, msg_id: str, body: str,
+                      timeout_s: float) -> tuple[float, float, int | None, bool, str | None]:
+    """POST one signed message (Standard Webhooks headers); (started, ms, status, ok, error). Redirects are not followed."""
+    now = int(time.time())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "Content-Type": "application/json",
+               "webhook-signature": signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body)}
+    started, mono = time.time(), time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    try:
+        async with session.post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            status = response.status
+            await response.content.read(64 * 1024)  # a little of the answer, so the connection can be reused
+    except asyncio.TimeoutError:
+        error = f"no answer within {timeout_s:g} s"
+    except (aiohttp.ClientError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+    ok = status is not None and 200 <= status < 300
+    if status is not None and not ok:
+        error = "redirects are not followed" if 300 <= status < 400 else f"answered HTTP {status}"
+    return started, (time.monotonic() - mono) * 1000, status, ok, error

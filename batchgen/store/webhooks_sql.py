@@ -108,6 +108,15 @@ def record_sync(tx: Any, webhook_id: str, owner_id: str, attempts: list[Attempt]
     return True
 
 
+def record_ping_sync(tx: Any, webhook_id: str, a: Attempt) -> int:
+    """Record a ping's attempt (no cursor, counter or lease change); its delivery id."""
+    cur = tx.execute("INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, attempt, started_at, duration_ms, "
+                     "status_code, ok, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (webhook_id, a.event_seq, a.event_type, a.attempt, a.started_at, round(a.duration_ms, 3), a.status_code,
+                      int(a.ok), a.error))
+    return int(cur.lastrowid)
+
+
 def release_sync(tx: Any, owner_id: str) -> None:
     """Give up every lease of this process (clean shutdown)."""
     tx.execute("UPDATE webhooks SET owner_id = NULL, lease_until = 0 WHERE owner_id = ?", (owner_id,))
@@ -118,9 +127,14 @@ def deliveries_sync(conn: sqlite3.Connection, webhook_id: str, limit: int, befor
     rows = conn.execute("SELECT id, event_seq, event_type, attempt, started_at, duration_ms, status_code, ok, error "
                         "FROM webhook_deliveries WHERE webhook_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
                         (webhook_id, before if before is not None else 2**63 - 1, limit)).fetchall()
-    return [{"id": r["id"], "event_seq": r["event_seq"], "event_type": r["event_type"], "message_id": f"evt_{r['event_seq']}",
+    return [{"id": r["id"], "event_seq": r["event_seq"], "event_type": r["event_type"], "message_id": _message_id(r),
              "attempt": r["attempt"], "started_at": r["started_at"], "duration_ms": r["duration_ms"], "status_code": r["status_code"],
              "ok": bool(r["ok"]), "error": r["error"]} for r in rows]
+
+
+def _message_id(r: sqlite3.Row) -> str:
+    """The webhook-id header the attempt carried: evt_<seq> for events, ping_<ms> for pings (webhook_ping.py)."""
+    return f"ping_{round(r['started_at'] * 1000)}" if r["event_seq"] == 0 else f"evt_{r['event_seq']}"
 
 
 def confirmed_after_sync(conn: sqlite3.Connection, webhook_id: str, cursor: int) -> set[int]:

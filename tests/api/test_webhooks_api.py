@@ -246,3 +246,45 @@ async def test_two_processes_on_one_database_deliver_each_event_once(env, receiv
         assert len(receiver.ids) == len(set(receiver.ids))  # nothing twice
     finally:
         await second.stop()
+
+
+async def test_ping_sends_one_signed_test_message_and_lists_the_attempt_without_moving_the_cursor(env, receiver_url):
+    receiver = Receiver()
+    url = await receiver_url(receiver)
+    created = await (await env.client.post(f"{API}/webhooks", json={"url": url, "events": ["batch.*"]})).json()
+    receiver.secret = created["secret"]
+    resp = await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})
+    assert resp.status == 200, await resp.text()
+    attempt = await resp.json()
+    assert attempt["ok"] is True and attempt["status_code"] == 204 and attempt["event_type"] == "webhook.ping"
+    assert attempt["event_seq"] == 0 and attempt["message_id"].startswith("ping_") and attempt["error"] is None
+    (body,) = receiver.received  # verified with the webhook's secret by the receiver
+    assert body["type"] == "webhook.ping" and body["data"]["webhook_id"] == created["id"]
+    assert receiver.ids == [attempt["message_id"]] and receiver.bad_signatures == 0
+    listed = (await (await env.client.get(f"{API}/webhooks/{created['id']}/deliveries")).json())["deliveries"]
+    assert listed == [attempt]
+    info = await (await env.client.get(f"{API}/webhooks/{created['id']}")).json()
+    assert (info["cursor"], info["delivered"], info["failures"]) == (created["cursor"], 0, 0)
+
+
+async def test_a_ping_the_receiver_refuses_is_answered_with_the_failure_and_recorded(env, receiver_url):
+    receiver = Receiver(fail_first=1)
+    url = await receiver_url(receiver)
+    created = await (await env.client.post(f"{API}/webhooks", json={"url": url})).json()
+    receiver.secret = created["secret"]
+    attempt = await (await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})).json()
+    assert (attempt["ok"], attempt["status_code"], attempt["error"]) == (False, 500, "answered HTTP 500")
+    env.context.webhooks.policy = TargetPolicy()  # loopback no longer allowed: refused before anything is sent
+    refused = await (await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})).json()
+    assert refused["ok"] is False and refused["status_code"] is None and refused["error"]
+    assert receiver.requests == 1
+    listed = (await (await env.client.get(f"{API}/webhooks/{created['id']}/deliveries")).json())["deliveries"]
+    assert [d["id"] for d in listed] == [refused["id"], attempt["id"]]
+
+
+async def test_ping_of_an_unknown_webhook_is_404_and_a_form_post_is_refused(env):
+    resp = await env.client.post(f"{API}/webhooks/wh_0000000000000000/ping", json={})
+    assert resp.status == 404 and (await resp.json())["error"] == "webhook_not_found"
+    resp = await env.client.post(f"{API}/webhooks/wh_0000000000000000/ping", data="a=1",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 415
