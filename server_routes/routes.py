@@ -73,6 +73,11 @@ WEBHOOK_ROUTES: list[Route] = [
           {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
     Route("DELETE", "/webhooks/{webhook_id}", webhooks.delete_webhook, "deleteWebhook", "Delete a webhook (deliveries stop)",
           "webhooks", "admin", {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
+    Route("POST", "/webhooks/{webhook_id}/enable", webhooks.enable_webhook, "enableWebhook",
+          "Deliver again to a webhook disabled after failing too long", "webhooks", "admin", {200: wh.WebhookInfo}, NO_WEBHOOK,
+          body=q.EmptyBody, body_required=False, body_limit=CONTROL_BODY_LIMIT, path_params=WEBHOOK_ID,
+          description="Clears disabled_at and the failure streak; delivery goes on from the cursor (nothing was skipped while "
+                      "it was disabled). An enabled webhook is answered unchanged."),
     Route("POST", "/webhooks/{webhook_id}/ping", webhooks.ping_webhook, "pingWebhook", "Send a signed test message now",
           "webhooks", "admin", {200: wh.Delivery}, {**NO_WEBHOOK, 409: ("webhook_secret_missing",)}, body=q.EmptyBody,
           body_required=False, body_limit=CONTROL_BODY_LIMIT, path_params=WEBHOOK_ID,

@@ -56,6 +56,11 @@ async def delete_webhook(call: Call) -> web.Response:
     return json_response(public(await _manager(call).delete(call.arg("webhook_id"))))
 
 
+async def enable_webhook(call: Call) -> web.Response:
+    """POST /webhooks/{webhook_id}/enable."""
+    return json_response(public(await _manager(call).enable(call.arg("webhook_id"))))
+
+
 async def ping_webhook(call: Call) -> web.Response:
     """POST /webhooks/{webhook_id}/ping."""
     return json_response(await ping(_manager(call), call.arg("webhook_id")))
