@@ -6,7 +6,8 @@ an aiohttp server on 127.0.0.1, with tests/fakehost.FakeHost for ComfyUI (it tak
 Each case runs in its own child process, so its peak RSS growth (ru_maxrss after the request minus VmRSS before it)
 is its own. A probe task on the server's loop sleeps 1 ms in a loop; how late it wakes is the loop stall.
 
-Cases (issue 7 targets; the upload route does not exist yet, so tables are sent inline as data_base64):
+Cases (issue 7 targets; tables are sent inline as data_base64 here — bench/uploads.py measures the upload route on a real
+ComfyUI):
   csv        10,000-row GBK CSV (base64) accepted as a batch          ≤ 1 s,   RSS growth ≤ 100 MB
   xlsx       10,000-row .xlsx (base64) accepted as a batch            ≤ 3 s,   RSS growth ≤ 100 MB
   wildcards  one prompt with 10,000 combinations accepted             ≤ 0.5 s
