@@ -37,7 +37,8 @@ class ManifestRow(Reply):
     started_at: float | None
     finished_at: float | None
     duration_s: float | None = Field(description="finished_at - started_at (ComfyUI's execution time) in seconds.")
-    cached: bool | None = Field(description="Whether ComfyUI served the job from its cache; null: the stored outcome does not say.")
+    cached: bool | None = Field(description="True when ComfyUI served every node that produced the job's files from its cache "
+                                "(execution_cached), false when one of them ran; null: ComfyUI did not say.")
     error: JobError | None
 
 

@@ -21,7 +21,7 @@ class ContactSheet(BaseModel):
 
 
 class Eta(BaseModel):
-    """How long the batch would take, from past runs of the same template on this server."""
+    """How long the batch would take (seconds) and when it would be done given the backlog (finish_seconds)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,3 +30,9 @@ class Eta(BaseModel):
     samples: int = Field(description="Jobs the median is taken over (latest succeeded jobs of the template's recent batches).")
     parallel: int = Field(description="Processes feeding jobs now (live owners, each with its ComfyUI); at least 1.")
     reason: str | None = Field(description="Why seconds is null (inline template, no succeeded job yet), else null.")
+    finish_seconds: float | None = Field(description="seconds + backlog_seconds: when the batch would be done if submitted now; "
+                                         "null when seconds or backlog_seconds is.")
+    backlog_jobs: int = Field(description="Jobs of other batches that run before or alongside this one: already queued in "
+                                          "ComfyUI, of higher priority, or taking turns at the same priority.")
+    backlog_seconds: float | None = Field(description="Their estimated run time (each with its own template's median) / parallel.")
+    covers: str = Field(description="What seconds and finish_seconds cover, and what they leave out, in words.")

@@ -67,6 +67,11 @@ class WebhookInfo(Reply):
     failures: int = Field(description="Attempts that failed (non-2xx, timeout, refused target).")
     last_status: Literal["ok", "failing"] | None
     last_attempt_at: float | None
+    failure_streak: int = Field(description="Attempts failed in a row since the last 2xx.")
+    disabled_at: float | None = Field(description="When deliveries stopped because the streak reached "
+                                      "BATCHGEN_WEBHOOK_DISABLE_AFTER attempts over BATCHGEN_WEBHOOK_DISABLE_HOURS; null: "
+                                      "delivering. POST /webhooks/{id}/enable resumes from the cursor.")
+    disabled_reason: str | None = Field(description="Why it was disabled, in words; null when enabled.")
 
 
 class WebhookCreated(WebhookInfo):

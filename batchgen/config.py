@@ -185,6 +185,9 @@ class Config:
     webhook_backoff_seconds: float = 1.0
     webhook_backoff_max_seconds: float = 300.0
     webhook_concurrency: int = 8
+    # A webhook whose deliveries failed this many times in a row, for at least this long, is disabled (0: never).
+    webhook_disable_after: int = 50
+    webhook_disable_hours: float = 24.0
     # Submissions per token (and per loopback caller when rate_limit_loopback): a token bucket; 0 = no limit.
     rate_per_minute: int = 120
     rate_burst: int = 30
@@ -224,6 +227,8 @@ class Config:
             webhook_backoff_seconds=env.number("BATCHGEN_WEBHOOK_BACKOFF", 1.0, 0.01, 600.0),
             webhook_backoff_max_seconds=env.number("BATCHGEN_WEBHOOK_BACKOFF_MAX", 300.0, 0.01, 86_400.0),
             webhook_concurrency=env.integer("BATCHGEN_WEBHOOK_CONCURRENCY", 8, 1, 64),
+            webhook_disable_after=env.integer("BATCHGEN_WEBHOOK_DISABLE_AFTER", 50, 0, 1_000_000),
+            webhook_disable_hours=env.number("BATCHGEN_WEBHOOK_DISABLE_HOURS", 24.0, 0.0, 8_760.0),
             rate_per_minute=env.integer("BATCHGEN_RATE_LIMIT", 120, 0, 1_000_000),
             rate_burst=env.integer("BATCHGEN_RATE_BURST", 30, 1, 100_000),
             rate_limit_loopback=env.flag("BATCHGEN_RATE_LIMIT_LOOPBACK"),

@@ -4,13 +4,15 @@ Written with zipfile onto a non-seekable sink (sizes and CRCs go in data descrip
 when a file or the archive needs it) and flushed to the response every ~1 MiB, so memory stays
 flat whatever the batch's size: jobs are read page by page, manifest rows are spooled to a
 temporary file (the CSV header needs every parameter name), images are stored uncompressed (PNGs
-are compressed already) and hashed while they are copied — the manifest's sha256 is that of the
-bytes in the zip.
+are compressed already). A file's sha256 is the one stored when its job succeeded
+(batchgen/output_hasher.py) while the file keeps the size and mtime it was hashed with; any other file is
+hashed while it is copied, and that hash is stored for the next export.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -52,21 +54,23 @@ class _Sink:
 
 def _read(fh: IO[bytes], digest: Any) -> bytes:
     chunk = fh.read(mf.CHUNK)
-    digest.update(chunk)
+    if digest is not None:  # None: the file's stored hash is used
+        digest.update(chunk)
     return chunk
 
 
-def _open_first(path: Path) -> tuple[IO[bytes], os.stat_result, bytes, Any]:
-    """Open a file and read (and hash) its first chunk, in one trip to a worker thread."""
+def _open_first(path: Path, stored: Callable[[os.stat_result], str | None]) -> tuple[IO[bytes], os.stat_result, bytes, Any, str | None]:
+    """Open a file and read (and, unless its hash is stored, hash) its first chunk, in one trip to a worker thread."""
     fh = path.open("rb")
     try:
         stat = os.fstat(fh.fileno())
-        digest = hashlib.sha256()
+        known = stored(stat)
+        digest = hashlib.sha256() if known is None else None
         head = _read(fh, digest)
     except BaseException:
         fh.close()
         raise
-    return fh, stat, head, digest
+    return fh, stat, head, digest, known
 
 
 SMALL = mf.CHUNK  # files up to this size are read whole in a batch (most images); bigger ones are copied in chunks
@@ -82,10 +86,23 @@ class Loaded:
     stat: os.stat_result | None = None
     sha256: str = ""
     stable: bool = False  # size and mtime unchanged across the read: safe to cache its hash
+    reused: bool = False  # sha256 is the one stored when the job succeeded (not computed again)
 
 
-def _load_some(host: Any, outputs: list[OutputFile]) -> list[Loaded]:
-    """Resolve and read outputs from the front of ``outputs`` until BATCH_BYTES are read (at least one)."""
+Known = dict[Any, tuple[int, int, str]]  # output_hashes key → (bytes, mtime_ns, sha256) stored when the job succeeded
+
+
+def _stored(known: Known, output: OutputFile, stat: os.stat_result) -> str | None:
+    """The stored sha256 of an output if the file still has the size and mtime it was hashed with."""
+    found = known.get(mf.key_of(output))
+    return found[2] if found is not None and found[:2] == (stat.st_size, stat.st_mtime_ns) else None
+
+
+def _load_some(host: Any, outputs: list[OutputFile], known: Known | None = None) -> list[Loaded]:
+    """Resolve and read outputs from the front of ``outputs`` until BATCH_BYTES are read (at least one).
+
+    A file whose hash is stored (and still valid) is not hashed again; the others are hashed as they are read.
+    """
     loaded: list[Loaded] = []
     budget = BATCH_BYTES
     for output in outputs:
@@ -107,16 +124,17 @@ def _load_some(host: Any, outputs: list[OutputFile]) -> list[Loaded]:
             loaded.append(Loaded(None))
             continue
         stable = (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns) == (len(data), stat.st_mtime_ns)
-        loaded.append(Loaded(path, data, stat, hashlib.sha256(data).hexdigest(), stable))
+        digest = _stored(known, output, stat) if known and stable else None
+        loaded.append(Loaded(path, data, stat, digest or hashlib.sha256(data).hexdigest(), stable, digest is not None))
         budget -= len(data)
     return loaded
 
 
-async def _loaded(host: Any, outputs: list[OutputFile]) -> AsyncIterator[Loaded]:
+async def _loaded(host: Any, outputs: list[OutputFile], known: Known | None = None) -> AsyncIterator[Loaded]:
     """The outputs in order, read in batches (one worker-thread trip per ~4 MiB, not per file), the next batch on demand."""
     done = 0
     while done < len(outputs):
-        batch = await asyncio.to_thread(_load_some, host, outputs[done:])
+        batch = await asyncio.to_thread(_load_some, host, outputs[done:], known)
         done += len(batch)
         for item in batch:
             yield item
@@ -143,10 +161,10 @@ class ZipStream:
         if self.sink.buffer and (force or len(self.sink.buffer) >= FLUSH):
             await self.write(self.sink.take())
 
-    async def add_file(self, name: str, path: Path) -> mf.Hashed | None:
-        """Copy a file into the zip stored, hashing it on the way; None if it could not be opened."""
+    async def add_file(self, name: str, path: Path, stored: Callable[[os.stat_result], str | None] = lambda _stat: None) -> mf.Hashed | None:
+        """Copy a file into the zip stored, hashing it on the way unless ``stored`` knows its hash; None if it could not be opened."""
         try:
-            fh, stat, head, digest = await asyncio.to_thread(_open_first, path)
+            fh, stat, head, digest, known = await asyncio.to_thread(_open_first, path, stored)
         except OSError:
             return None
         try:
@@ -162,7 +180,7 @@ class ZipStream:
                     head = chunk
         finally:
             fh.close()
-        return mf.Hashed(size, stat.st_mtime_ns, digest.hexdigest())
+        return mf.Hashed(size, stat.st_mtime_ns, known if known is not None else digest.hexdigest())
 
     async def add_loaded(self, name: str, item: Loaded) -> mf.Hashed:
         """A small file already read (and hashed) in a worker thread."""
@@ -209,7 +227,7 @@ async def write_export(write: Write, store: Any, host: Any, batch: Batch, base: 
         async for jobs in mf.job_pages(store, batch.id):
             known = await cache.known(o for j in jobs for o in j.outputs)
             outputs = [o for j in jobs for o in j.outputs]
-            items = _loaded(host, outputs)
+            items = _loaded(host, outputs, known)
             fresh = []
             for job in jobs:
                 files = []
@@ -221,14 +239,14 @@ async def write_export(write: Write, store: Any, host: Any, batch: Batch, base: 
                     elif item.data is not None:
                         hashed = await out.add_loaded(name, item)
                     else:
-                        hashed = await out.add_file(name, item.path)
+                        hashed = await out.add_file(name, item.path, functools.partial(_stored, known, output))
                     if hashed is not None:
                         images += 1
                         old = known.get(mf.key_of(output))
                         if old is not None and old != (hashed.size, hashed.mtime_ns, hashed.sha256):
                             mf.log.warning("[batchgen] %s/%s changed on disk since it was hashed", output.subfolder, output.filename)
                         stable = item.stable if item.data is not None else await asyncio.to_thread(_unchanged, item.path, hashed)
-                        if stable:  # a file rewritten during the copy is not cached
+                        if stable and not item.reused:  # a file rewritten during the copy is not cached
                             fresh.append((mf.key_of(output), hashed))
                     files.append(mf.file_entry(output, base, hashed))
                 params.update(dict.fromkeys(job.params))

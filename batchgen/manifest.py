@@ -149,8 +149,8 @@ def manifest_row(job: Job, batch: Batch, tpl_hash: str, files: list[dict[str, An
         "template": batch.template_id, "template_hash": tpl_hash, "coords": job.coords, "files": files,
         "queued_at": job.queued_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "duration_s": round(duration, 3) if duration is not None else None,
-        # Our stored outcome does not keep ComfyUI's execution_cached message, so whether it was cached is unknown.
-        "cached": None,
+        # From ComfyUI's execution_cached message: true when its outputs were an earlier run's (null: not reported).
+        "cached": job.cached,
         "error": job.error.as_dict() if job.error else None,
     }
 
@@ -163,6 +163,8 @@ def row_line(row: dict[str, Any]) -> str:
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in manifest.jsonl, not Python's True/False
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value

@@ -170,6 +170,15 @@ class JobOutcome:
     error: JobError | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    # Node ids ComfyUI served from its cache (its execution_cached message); None when it reported none at all.
+    cached_nodes: tuple[str, ...] | None = None
+
+    def outputs_cached(self) -> bool | None:
+        """True when every node that produced an output was served from ComfyUI's cache (the files are an earlier run's)."""
+        if self.cached_nodes is None or not self.outputs:
+            return None
+        cached = set(self.cached_nodes)
+        return all(o.node_id in cached for o in self.outputs)
 
 
 @dataclass(slots=True)
@@ -195,6 +204,8 @@ class Job:
     owner_id: str | None = None
     # Where it came from: {"source": "table", "row": 17}, {"axes": {...}}, {"wildcard": k} (batchgen/sources.py).
     coords: dict[str, Any] = field(default_factory=dict)
+    # Whether ComfyUI served the job's outputs from its cache (JobOutcome.outputs_cached); None: not known.
+    cached: bool | None = None
 
 
 @dataclass(slots=True)

@@ -69,7 +69,7 @@ def finished(att: Attempt, outcome: JobOutcome, now: float, policy: Policy, *, c
     ended = outcome.finished_at or now
     if outcome.status is JobStatus.SUCCEEDED:
         return Decision(JobStatus.SUCCEEDED, {"outputs_json": list(outcome.outputs), "error_json": None,
-                                              "started_at": started, "finished_at": ended})
+                                              "started_at": started, "finished_at": ended, "cached": outcome.outputs_cached()})
     if cancelling or batch_cancelled:
         return cancelled(ended)
     error = outcome.error or JobError("unknown", "ComfyUI reported an error without details")

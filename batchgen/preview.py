@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
+from . import eta
 from .api_models import BatchRequest
 from .api_parse import parse_request
 from .errors import ApiError
@@ -44,28 +45,37 @@ class PreviewMixin:
             out["problems"].append(problem_json(exc))
             return out
         out["total"] = found.total
-        out["eta"] = await self._eta(template, found.total)
+        out["eta"] = await self._eta(template, found.total, req.priority)
         out["jobs"] = [{"idx": i, "params": s.params, "seed": s.seed, "coords": s.coords} for i, s in enumerate(found.first)]
         out["bindings"] = [b.as_dict() for name, b in template.bindings.items() if name in found.used]
         out["problems"] = [problem_json(e) for e in await self._check(template, found, every=True)]  # type: ignore[attr-defined]
         return out
 
-    async def _eta(self, template: Any, total: int) -> dict[str, Any]:
-        """Median run time of the template's recent succeeded jobs × jobs / processes feeding (two indexed reads)."""
+    async def _eta(self, template: Any, total: int, priority: int = 0) -> dict[str, Any]:
+        """This batch's run time from its template's past runs, and its finish given the backlog (batchgen/eta.py)."""
         store, lease = self.store, self.config.lease_seconds  # type: ignore[attr-defined]
         parallel = max(1, await store.run_read(sheets_sql.live_owners_sync, lease))
+        ahead = eta.backlog([eta.Active(*row) for row in await store.run_read(sheets_sql.active_batches_sync)], priority, total)
+        own = template.id if template.origin != "inline" else None
+        durations = {tid: await store.run_read(sheets_sql.durations_sync, tid) if tid is not None else [] for tid in {*ahead, own}}
+        medians = {tid: statistics.median(d) if d else None for tid, d in durations.items()}
+        median = medians[own]
+        behind, unestimated = eta.backlog_seconds(ahead, medians.get, median)
+        out = {"backlog_jobs": sum(ahead.values()), "backlog_seconds": None if behind is None else round(behind / parallel, 3),
+               "covers": eta.covers(total, ahead, unestimated)}
         if template.origin == "inline":
-            return _no_eta("an inline template has no history here; save it as a template to get estimates", 0, parallel)
-        durations = await store.run_read(sheets_sql.durations_sync, template.id)
-        if not durations:
-            return _no_eta(f"no job of template {template.id!r} has succeeded on this server yet", 0, parallel)
-        median = statistics.median(durations)
-        return {"seconds": round(median * total / parallel, 3), "median_job_seconds": round(median, 4), "samples": len(durations),
-                "parallel": parallel, "reason": None}
+            return {**_no_eta("an inline template has no history here; save it as a template to get estimates", 0, parallel), **out}
+        if median is None:
+            return {**_no_eta(f"no job of template {template.id!r} has succeeded on this server yet", 0, parallel), **out}
+        samples = len(durations[own])
+        seconds = round(median * total / parallel, 3)
+        return {"seconds": seconds, "median_job_seconds": round(median, 4), "samples": samples, "parallel": parallel,
+                "reason": None, **out, "finish_seconds": round(seconds + out["backlog_seconds"], 3)}
 
 
 def _no_eta(reason: str, samples: int = 0, parallel: int = 1) -> dict[str, Any]:
-    return {"seconds": None, "median_job_seconds": None, "samples": samples, "parallel": parallel, "reason": reason}
+    return {"seconds": None, "median_job_seconds": None, "samples": samples, "parallel": parallel, "reason": reason,
+            "finish_seconds": None, "backlog_jobs": 0, "backlog_seconds": None, "covers": "nothing: " + reason}
 
 
 def _seed_is_random(req: BatchRequest) -> bool:

@@ -192,4 +192,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        9,
+        # jobs.cached: whether ComfyUI served a succeeded job's outputs from its cache (its execution_cached message); NULL:
+        # not reported (jobs finished before this column, or found complete on disk after a restart).
+        # contact_sheets.rendered_seq / owner_id: the finish whose pages were saved, and the process rendering the claimed
+        # one, so a render cut off by a crash (claimed, never saved, its process gone) is made at the next startup
+        # (batchgen/sheets.py resume). Sheets of earlier versions count as rendered.
+        # webhooks.streak/streak_since/disabled_at/disabled_reason: the failure streak that disables a webhook after
+        # BATCHGEN_WEBHOOK_DISABLE_AFTER attempts over BATCHGEN_WEBHOOK_DISABLE_HOURS (POST /webhooks/{id}/enable).
+        """
+        ALTER TABLE jobs ADD COLUMN cached INTEGER;
+        ALTER TABLE contact_sheets ADD COLUMN rendered_seq INTEGER;
+        ALTER TABLE contact_sheets ADD COLUMN owner_id TEXT;
+        UPDATE contact_sheets SET rendered_seq = finished_seq;
+        ALTER TABLE webhooks ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE webhooks ADD COLUMN streak_since REAL;
+        ALTER TABLE webhooks ADD COLUMN disabled_at REAL;
+        ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT
+        """,
+    ),
 ]

@@ -9,6 +9,7 @@ from .control import ControlMixin
 from .dispatcher import Dispatcher
 from .host import Host
 from .intake import IntakeMixin, request_hash, slugify
+from .output_hasher import OutputHasher
 from .preview import PreviewMixin
 from .registry import TemplateRegistry
 from .sheets import ContactSheets
@@ -32,6 +33,8 @@ class BatchService(IntakeMixin, PreviewMixin, ControlMixin):
         # __name__ wildcard files: <system user dir>/wildcards/name.txt, then peer packs' folders (None: refused).
         self.wildcards_dir = wildcards_dir
         # Contact sheets of grid batches, made when a batch's finish is committed (batchgen/sheets.py).
-        self.sheets = ContactSheets(store, host)
+        self.sheets = ContactSheets(store, host, owner=getattr(dispatcher, "owner", None))
+        # sha256 of each succeeded job's files, computed once when its success is committed (exports reuse them).
+        self.hashes = OutputHasher(store, host)
         # Uploaded tables and images (None: the upload routes answer 503 and batches cannot name uploads).
         self.uploads = uploads

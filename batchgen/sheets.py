@@ -3,7 +3,8 @@
 Triggered by the committed ``batchgen.batch`` event of a finish (the store's subscribers): the first process to claim
 that finish (by its event seq, in the contact_sheets table) reads the jobs, renders the pages in a thread, writes them to
 ``<batch output folder>/_contact_sheets/sheet-001.png`` … and commits the page list with a ``batchgen.contact_sheet``
-event. A retried batch finishes again with a newer event, so its sheets are made again.
+event. A retried batch finishes again with a newer event, so its sheets are made again. A render cut off by a crash
+(claimed in the name of a process that is gone, its pages never saved) is made at the next startup (``resume``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 
 from . import ids
 from .events import Event
+from .leases import OwnerIdentity, expired_owners
 from .models import BatchStatus, Job, JobStatus
 from .sheets_render import Cell, Page, render
 from .sources import where
@@ -103,9 +105,10 @@ def write_pages(pages: list[Page], folder: Path, subfolder: str, cell: int, max_
 class ContactSheets:
     """Makes a grid batch's sheets when it finishes; one per process, fed by the store's committed events."""
 
-    def __init__(self, store: Any, host: Any, cell: int = 256, max_side: int = 8192) -> None:
+    def __init__(self, store: Any, host: Any, cell: int = 256, max_side: int = 8192, owner: OwnerIdentity | None = None) -> None:
         self.store = store
         self.host = host
+        self.owner = owner  # the dispatcher's identity: renders are claimed in its name, and a dead owner's are made again
         self.cell = cell
         self.max_side = max_side
         self._tasks: set[asyncio.Task[None]] = set()
@@ -131,14 +134,45 @@ class ContactSheets:
         """batch id → its sheet pages, for the batch JSON."""
         return await self.store.run_read(sheets_sql.pages_sync, batch_ids)
 
-    async def make(self, batch_id: str, seq: int) -> None:
+    def resume_soon(self, lease_seconds: float) -> None:
+        """(At startup, on the loop.) Make in the background the sheets whose render a crash cut off."""
+        task = asyncio.get_running_loop().create_task(self.resume(lease_seconds))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resume(self, lease_seconds: float) -> int:
+        """Make the sheets whose render was cut off (claimed, never saved, by a process now gone); returns how many."""
+        me = self.owner
+        if me is None:
+            return 0
+        made = 0
+        try:
+            unsaved = await self.store.run_read(sheets_sql.unsaved_sync)
+            if not unsaved:
+                return 0
+            owners = await self.store.list_owners()
+            dead = {o.owner_id for o in expired_owners(owners, me, time.time(), lease_seconds)}
+            alive = {o.owner_id for o in owners} - dead
+            for batch_id, seq, holder in unsaved:
+                if holder in alive:
+                    continue  # being rendered by a live process right now (this one included)
+                if await self.store.run_in_transaction(sheets_sql.take_over_sync, batch_id, seq, holder, me.owner_id, time.time()):
+                    log.info("[batchgen] making the contact sheet of batch %s: its render was cut off", batch_id)
+                    await self.make(batch_id, seq, claimed=True)
+                    made += 1
+        except Exception:  # a sheet is a convenience: never let it break startup
+            log.exception("[batchgen] could not make the contact sheets left unfinished")
+        return made
+
+    async def make(self, batch_id: str, seq: int, claimed: bool = False) -> None:
         """Render the sheets of the batch's finish logged as ``seq`` (if it has a grid and no one else took it)."""
         try:
             found = await self.store.run_read(sheets_sql.grid_sync, batch_id)
             if found is None or not found[2]:
                 return
             name, subfolder, grid = found
-            if not await self.store.run_in_transaction(sheets_sql.claim_sync, batch_id, seq, time.time()):
+            if not claimed and not await self.store.run_in_transaction(sheets_sql.claim_sync, batch_id, seq, time.time(),
+                                                                     self.owner.owner_id if self.owner else None):
                 return
             pages, error = await self._render(batch_id, subfolder, {**grid, "name": name})
             await self.store.run_in_transaction(sheets_sql.save_sync, batch_id, seq, pages, time.time(), error)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import threading
@@ -20,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .private_file import mtime_ns, write_private_json
+from .private_file import PrivateJsonFile
 
 log = logging.getLogger("batchgen.tokens")
 
@@ -60,6 +59,12 @@ class TokenRecord:
                 "last_used_at": self.last_used_at, "revoked": self.revoked}
 
 
+def _parse_tokens(data: Any) -> dict[str, TokenRecord]:
+    """tokens.json's contents: id → record (records with an unknown scope are dropped)."""
+    records = (TokenRecord(**item) for item in data.get("tokens", []))
+    return {r.id: r for r in records if r.scope in SCOPES}
+
+
 class TokenError(ValueError):
     """A bad name or scope given to create()."""
 
@@ -70,38 +75,19 @@ class TokenStore:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._records: dict[str, TokenRecord] = {}
-        self._mtime: int | None = None
+        self._file = PrivateJsonFile(path, _parse_tokens, "tokens")
         self._lock = threading.Lock()  # the CLI and the server share the code; the server calls from one loop
         self._load()
 
     # -- file ---------------------------------------------------------------------------------
 
-    def _stat_mtime(self) -> int | None:
-        return mtime_ns(self.path)
-
     def _load(self) -> None:
-        mtime = self._stat_mtime()
-        if self.path is None or mtime == self._mtime:
-            return
-        records: dict[str, TokenRecord] = {}
-        if mtime is not None:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                for item in data.get("tokens", []):
-                    record = TokenRecord(**item)
-                    if record.scope in SCOPES:
-                        records[record.id] = record
-            except (OSError, ValueError, TypeError, AttributeError):
-                # Keep what we had: a half-read or hand-broken file must not open or lock out everything silently.
-                log.exception("[batchgen] could not read %s; keeping the tokens loaded before", self.path)
-                return
-        self._records, self._mtime = records, mtime
+        found = self._file.changed()
+        if found is not None:
+            self._records = found
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        write_private_json(self.path, {"version": 1, "tokens": [asdict(r) for r in self._records.values()]})
-        self._mtime = self._stat_mtime()
+        self._file.save({"version": 1, "tokens": [asdict(r) for r in self._records.values()]})
 
     # -- operations ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import imaging, upload_checks, xlsx
 from .errors import ApiError, conflict, not_found, too_large
+from .gcpause import gc_paused
 from .store.uploads_sql import UploadRecord, UploadRecords
 
 log = logging.getLogger("batchgen.uploads")
@@ -125,7 +126,9 @@ class Uploads:
             found_kind, found_fmt = upload_checks.classify(incoming.head, name, content_type, kind, fmt)
             if found_kind == "image" and self.images_dir is None:
                 raise ApiError(409, "no_input_dir", "this server has no ComfyUI input folder to store images in")
-            record, final = await asyncio.to_thread(self._store, incoming, found_kind, found_fmt, name, sha)
+            # Checking a table reads all its rows: collection paused meanwhile, as for a batch (batchgen/gcpause.py).
+            with gc_paused():
+                record, final = await asyncio.to_thread(self._store, incoming, found_kind, found_fmt, name, sha)
             await self.records.insert(record)
             final = None
             log.info("[batchgen] upload %s stored: %s %s, %d bytes", record.id, record.kind, record.format, record.bytes)

@@ -45,6 +45,8 @@ class DeliverySettings:
     backoff_max: float = 300.0
     concurrency: int = 8
     lease_seconds: float = 15.0
+    disable_after: int = 50  # failed attempts in a row … (0: never disable)
+    disable_seconds: float = 86_400.0  # … spanning at least this long disable the webhook
 
 
 def backoff_delay(settings: DeliverySettings, failures: int) -> float:
@@ -80,6 +82,9 @@ class WebhookWorker:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
+        await self._close_session()
+
+    async def _close_session(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -100,7 +105,8 @@ class WebhookWorker:
                 log.exception("[batchgen] webhook %s: delivery round failed", self.id)
                 failed = True
             if failed is False:
-                return  # deleted
+                await self._close_session()
+                return  # deleted or disabled
             if failed:
                 failures += 1
                 await self._sleep(backoff_delay(self.manager.settings, failures), wakeable=False)
@@ -130,8 +136,11 @@ class WebhookWorker:
         store = self.manager.store
         self.wake.clear()
         hook = await store.run_read(sql.get_sync, self.id)
-        if hook is None:
-            return False
+        if hook is None or hook.disabled_at is not None:
+            if hook is not None:
+                log.warning("[batchgen] webhook %s disabled: %s; enable it with POST /batchgen/v1/webhooks/%s/enable",
+                            self.id, hook.disabled_reason, self.id)
+            return False  # deleted, or disabled after failing too long (POST /webhooks/{id}/enable starts it again)
         if not await self._claim(store):
             await self._sleep(self.manager.settings.lease_seconds / 3, wakeable=False)  # another process delivers it
             self._resumed = False
@@ -196,8 +205,10 @@ class WebhookWorker:
                 cursor = end if start + step >= len(work) else work[start + step][0].seq - 1
             else:
                 cursor = chunk[confirmed][0].seq - 1  # the longest confirmed prefix; later successes are remembered
+            settings = self.manager.settings
             if not await self.manager.store.run_in_transaction(sql.record_sync, self.id, self.manager.owner_id, attempts,
-                                                               cursor, self._lease_until):
+                                                               cursor, self._lease_until, settings.disable_after,
+                                                               settings.disable_seconds):
                 self._lease_until = 0.0
                 return None  # lost the lease meanwhile: the other process delivers from the cursor
             self.manager.note(attempts)
@@ -236,25 +247,30 @@ class WebhookWorker:
         return self._session
 
     async def _send(self, url: str, signer: Webhook, event: Event, kind: str) -> sql.Attempt:
-        body = we.body(event, kind)
-        now = int(time.time())
-        msg_id = we.message_id(event)
-        headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "Content-Type": "application/json",
-                   "webhook-signature": signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body)}
-        started, mono = time.time(), time.monotonic()
-        status: int | None = None
-        error: str | None = None
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.manager.settings.timeout)
-            async with self._client().post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False,
-                                           timeout=timeout) as response:
-                status = response.status
-                await response.content.read(64 * 1024)  # a little of the answer, so the connection can be reused
-        except asyncio.TimeoutError:
-            error = f"no answer within {self.manager.settings.timeout:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
-        ok = status is not None and 200 <= status < 300
-        if status is not None and not ok:
-            error = "redirects are not followed" if 300 <= status < 400 else f"answered HTTP {status}"
-        return self._attempt(event, kind, started, (time.monotonic() - mono) * 1000, status, ok, error)
+        started, ms, status, ok, error = await post_signed(self._client(), url, signer, we.message_id(event), we.body(event, kind),
+                                                           self.manager.settings.timeout)
+        return self._attempt(event, kind, started, ms, status, ok, error)
+
+
+async def post_signed(session: aiohttp.ClientSession, url: str, signer: Webhook, msg_id: str, body: str,
+                      timeout_s: float) -> tuple[float, float, int | None, bool, str | None]:
+    """POST one signed message (Standard Webhooks headers); (started, ms, status, ok, error). Redirects are not followed."""
+    now = int(time.time())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "Content-Type": "application/json",
+               "webhook-signature": signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body)}
+    started, mono = time.time(), time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    try:
+        async with session.post(url, data=body.encode("utf-8"), headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            status = response.status
+            await response.content.read(64 * 1024)  # a little of the answer, so the connection can be reused
+    except asyncio.TimeoutError:
+        error = f"no answer within {timeout_s:g} s"
+    except (aiohttp.ClientError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+    ok = status is not None and 200 <= status < 300
+    if status is not None and not ok:
+        error = "redirects are not followed" if 300 <= status < 400 else f"answered HTTP {status}"
+    return started, (time.monotonic() - mono) * 1000, status, ok, error

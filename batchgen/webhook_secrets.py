@@ -10,13 +10,12 @@ processes sharing one user directory (docs/multi-gpu.md) see each other's webhoo
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import secrets
 import threading
 from pathlib import Path
 
-from .private_file import mtime_ns, write_private_json
+from .private_file import PrivateJsonFile
 
 log = logging.getLogger("batchgen.webhooks")
 
@@ -36,32 +35,18 @@ class SecretStore:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._secrets: dict[str, str] = {}
-        self._mtime: int | None = None
+        self._file = PrivateJsonFile(path, lambda data: {str(k): str(v) for k, v in data.get("secrets", {}).items()},
+                                     "webhook secrets")
         self._lock = threading.Lock()
         self._load()
 
-    def _stat_mtime(self) -> int | None:
-        return mtime_ns(self.path)
-
     def _load(self) -> None:
-        mtime = self._stat_mtime()
-        if self.path is None or mtime == self._mtime:
-            return
-        found: dict[str, str] = {}
-        if mtime is not None:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                found = {str(k): str(v) for k, v in data.get("secrets", {}).items()}
-            except (OSError, ValueError, AttributeError):
-                log.exception("[batchgen] could not read %s; keeping the webhook secrets loaded before", self.path)
-                return
-        self._secrets, self._mtime = found, mtime
+        found = self._file.changed()
+        if found is not None:
+            self._secrets = found
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        write_private_json(self.path, {"version": 1, "secrets": self._secrets})
-        self._mtime = self._stat_mtime()
+        self._file.save({"version": 1, "secrets": self._secrets})
 
     def create(self, webhook_id: str) -> str:
         """Generate, store and return the secret of a new webhook."""

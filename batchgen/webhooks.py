@@ -29,7 +29,8 @@ def public(hook: sql.WebhookRow) -> dict[str, Any]:
     """A webhook as the API shows it: never its secret."""
     return {"id": hook.id, "url": hook.url, "events": hook.events, "batch_id": hook.batch_id, "description": hook.description,
             "created_at": hook.created_at, "cursor": hook.cursor, "delivered": hook.delivered, "failures": hook.failures,
-            "last_status": hook.last_status, "last_attempt_at": hook.last_attempt_at}
+            "last_status": hook.last_status, "last_attempt_at": hook.last_attempt_at, "failure_streak": hook.streak,
+            "disabled_at": hook.disabled_at, "disabled_reason": hook.disabled_reason}
 
 
 class WebhookManager:
@@ -142,6 +143,14 @@ class WebhookManager:
         self.secrets.delete([webhook_id])
         log.info("[batchgen] webhook %s deleted", webhook_id)
         return hook
+
+    async def enable(self, webhook_id: str) -> sql.WebhookRow:
+        """Deliver again to a webhook that was disabled after failing too long (from its cursor); a no-op when enabled."""
+        await self.get(webhook_id)
+        await self.store.run_in_transaction(sql.enable_sync, webhook_id)
+        self._spawn(webhook_id)
+        log.info("[batchgen] webhook %s enabled", webhook_id)
+        return await self.get(webhook_id)
 
     async def deliveries(self, webhook_id: str, limit: int, before: int | None) -> list[dict[str, Any]]:
         """A webhook's attempts, newest first."""

@@ -240,3 +240,52 @@ def bench_server(prefix: str, keep: bool, env: dict[str, str] | None = None) -> 
             err(f"kept {data_root}")
         else:
             shutil.rmtree(data_root, ignore_errors=True)
+
+
+class LoopProbe:
+    """How late the event loop it runs on wakes up: a task that sleeps ``interval`` seconds in a loop, recording
+    (went to sleep, woke up) per turn. A turn that took much longer than ``interval`` is a loop stall.
+
+    Used in-process (bench/sources.py, bench/intake.py): ``start()`` on the server's loop, ``await stop()`` after.
+    """
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop: Any = None
+        self._task: Any = None
+
+    def start(self) -> None:
+        """Start probing on the running loop."""
+        import asyncio
+
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        import asyncio
+        import time
+
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.samples.append((t0, time.perf_counter()))
+
+    async def stop(self) -> None:
+        """Stop probing (waits for the last turn)."""
+        self._stop.set()
+        await self._task
+
+    def clear(self) -> None:
+        """Forget the turns so far (e.g. after a set-up phase that is not measured)."""
+        self.samples.clear()
+
+    def stalls_ms(self, start: float | None = None, end: float | None = None) -> list[float]:
+        """Each turn's lateness in ms (time asleep beyond ``interval``), for the turns overlapping [start, end] if given."""
+        lo = -math.inf if start is None else start
+        hi = math.inf if end is None else end
+        return [max(0.0, (b - a) - self.interval) * 1000 for a, b in self.samples if b >= lo and a <= hi]
+
+    def max_stall_ms(self, start: float | None = None, end: float | None = None) -> float:
+        """The longest stall in ms (0 without turns)."""
+        return max(self.stalls_ms(start, end), default=0.0)

@@ -57,6 +57,7 @@ __import__("tests.conftest")  # loads the extension as the package batchgen_ext,
 
 import batchgen_ext  # noqa: E402
 from _benchutil import (  # noqa: E402
+    LoopProbe,
     Target,
     bench_server,
     command_line,
@@ -188,32 +189,23 @@ async def in_process_run(jobs: int, run: int, template: str, tail: float) -> dic
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     payload = encode(batch_body(jobs, f"p{run}", template))
 
-    samples: list[tuple[float, float]] = []  # (went to sleep, woke up)
-    stop = asyncio.Event()
-
-    async def probe() -> None:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            await asyncio.sleep(0.001)
-            samples.append((t0, time.perf_counter()))
-
-    probe_task = asyncio.create_task(probe())
+    probe = LoopProbe()
+    probe.start()
     try:
         await asyncio.sleep(0.2)  # the probe and the server settle
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(None, post_from_thread, f"http://127.0.0.1:{port}{API}/batches", payload, db_path)
         await asyncio.sleep(tail)
     finally:
-        stop.set()
-        await probe_task
+        await probe.stop()
         await dispatcher.stop()
         await runner.cleanup()
         await store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     if result["status"] != 201:
         raise RuntimeError(f"POST /batches -> {result['status']}: {str(result['body'])[:500]}")
-    stalls = [max(0.0, (b - a) - 0.001) * 1000 for a, b in overlapping(samples, result["started"], result["accepted"] + tail)]
-    in_post = [max(0.0, (b - a) - 0.001) * 1000 for a, b in overlapping(samples, result["started"], result["accepted"])]
+    stalls = probe.stalls_ms(result["started"], result["accepted"] + tail)
+    in_post = probe.stalls_ms(result["started"], result["accepted"])
     return {"run": run, "accept_s": round(result["accepted"] - result["started"], 4), "body_bytes": len(payload),
             "jobs": jobs, "total": result["body"]["total"], "rows": result["rows"],
             "max_stall_ms": round(max(stalls), 2), "p99_stall_ms": round(percentile(in_post, 0.99), 2),

@@ -6,7 +6,8 @@ an aiohttp server on 127.0.0.1, with tests/fakehost.FakeHost for ComfyUI (it tak
 Each case runs in its own child process, so its peak RSS growth (ru_maxrss after the request minus VmRSS before it)
 is its own. A probe task on the server's loop sleeps 1 ms in a loop; how late it wakes is the loop stall.
 
-Cases (issue 7 targets; the upload route does not exist yet, so tables are sent inline as data_base64):
+Cases (issue 7 targets; tables are sent inline as data_base64 here — bench/uploads.py measures the upload route on a real
+ComfyUI):
   csv        10,000-row GBK CSV (base64) accepted as a batch          ≤ 1 s,   RSS growth ≤ 100 MB
   xlsx       10,000-row .xlsx (base64) accepted as a batch            ≤ 3 s,   RSS growth ≤ 100 MB
   wildcards  one prompt with 10,000 combinations accepted             ≤ 0.5 s
@@ -42,7 +43,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(ROOT))
 __import__("tests.conftest")  # loads the extension as the package batchgen_ext
 
-from _benchutil import command_line, err, load_average, machine_facts, out, print_footer, spread  # noqa: E402
+from _benchutil import LoopProbe, command_line, err, load_average, machine_facts, out, print_footer, spread  # noqa: E402
 from batchgen_ext.batchgen.config import Config  # noqa: E402
 from batchgen_ext.batchgen.dispatcher import Dispatcher  # noqa: E402
 from batchgen_ext.batchgen.registry import TemplateRegistry  # noqa: E402
@@ -112,15 +113,6 @@ async def run_case(case: str) -> dict[str, Any]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     path, body = body_for(case)
     payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    stalls: list[float] = []
-    stop = asyncio.Event()
-
-    async def probe() -> None:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            await asyncio.sleep(0.001)
-            stalls.append((time.perf_counter() - t0) * 1000 - 1)
-
     def post() -> tuple[float, int, Any]:
         async def go():
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
@@ -131,7 +123,8 @@ async def run_case(case: str) -> dict[str, Any]:
                     return time.perf_counter() - started, resp.status, data
         return asyncio.run(go())
 
-    task = asyncio.create_task(probe())
+    probe = LoopProbe()
+    probe.start()
     await asyncio.sleep(0.2)
     rss_before = vm_rss_kb()
     try:
@@ -139,7 +132,7 @@ async def run_case(case: str) -> dict[str, Any]:
             seconds, status, data = await asyncio.get_running_loop().run_in_executor(None, post)
             host.card_size = 256
             await host.run_all(dispatcher)
-            stalls.clear()
+            probe.clear()
             started = time.perf_counter()
             await service.sheets.idle()
             seconds = time.perf_counter() - started
@@ -149,8 +142,7 @@ async def run_case(case: str) -> dict[str, Any]:
             seconds, status, data = await asyncio.get_running_loop().run_in_executor(None, post)
         await asyncio.sleep(0.2)
     finally:
-        stop.set()
-        await task
+        await probe.stop()
         await dispatcher.stop()
         await runner.cleanup()
         await store.close()
@@ -160,7 +152,7 @@ async def run_case(case: str) -> dict[str, Any]:
     if status not in (200, 201):
         raise SystemExit(f"{case}: HTTP {status}: {str(data)[:500]}")
     return {"case": case, "seconds": seconds, "jobs": total, "body_bytes": len(payload), "rss_growth_mb": max(rss_growth, 0) / 1024,
-            "max_stall_ms": max(stalls, default=0.0)}
+            "max_stall_ms": probe.max_stall_ms()}
 
 
 def main() -> None:

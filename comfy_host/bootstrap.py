@@ -90,6 +90,7 @@ def install(package_dir: Path, version: str) -> None:
             await store.open()
             await dispatcher.start()
             log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
+            service.sheets.resume_soon(config.lease_seconds)  # contact sheets a crash cut off mid-render
         except Exception:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)
             return

@@ -47,6 +47,7 @@ def parse_history_entry(entry: Mapping[str, Any]) -> JobOutcome:
     status = entry.get("status") or {}
     times: dict[str, float] = {}
     error: JobError | None = None
+    cached: list[str] | None = None
     for message in status.get("messages") or []:
         if not isinstance(message, (list, tuple)) or len(message) != 2:
             continue
@@ -55,8 +56,11 @@ def parse_history_entry(entry: Mapping[str, Any]) -> JobOutcome:
         if isinstance(data.get("timestamp"), (int, float)):
             times[event] = data["timestamp"] / 1000.0
         error = _error_of(event, data) or error
+        if event == "execution_cached" and isinstance(data.get("nodes"), list):
+            cached = [*(cached or []), *(str(n) for n in data["nodes"])]
     started = times.get("execution_start")
     finished = times.get("execution_success") or times.get("execution_error") or times.get("execution_interrupted")
     if status.get("status_str") == "success":
-        return JobOutcome(JobStatus.SUCCEEDED, tuple(_outputs_of(entry)), None, started, finished)
+        return JobOutcome(JobStatus.SUCCEEDED, tuple(_outputs_of(entry)), None, started, finished,
+                          tuple(cached) if cached is not None else None)
     return JobOutcome(JobStatus.FAILED, (), error or JobError("unknown", "ComfyUI reported an error"), started, finished)

@@ -26,7 +26,8 @@ def make_context(service: BatchService, user_dir: Path | None) -> Context:
     tokens = TokenStore(user_dir / TOKENS_FILENAME if user_dir is not None else None)
     access = AccessPolicy(tokens, require_token=config.require_token, trusted_proxies=config.trusted_proxies)
     settings = DeliverySettings(config.webhook_timeout_seconds, config.webhook_backoff_seconds, config.webhook_backoff_max_seconds,
-                                config.webhook_concurrency, config.lease_seconds)
+                                config.webhook_concurrency, config.lease_seconds, config.webhook_disable_after,
+                                config.webhook_disable_hours * 3600.0)
     webhooks = WebhookManager(service.store, SecretStore(user_dir / SECRETS_FILENAME if user_dir is not None else None),
                               TargetPolicy.parse(config.webhook_allow_private, config.webhook_allow),
                               service.dispatcher.owner.owner_id, settings)

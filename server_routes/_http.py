@@ -77,6 +77,11 @@ async def _read_raw(request: web.Request, max_bytes: int) -> bytes:
 
 async def read_json(request: web.Request, max_bytes: int, timeout: float, *, allow_empty: bool = False) -> Any:
     """The request's JSON body: 415 unless application/json, 413 if too large, 408 if it does not arrive in time, 400 if malformed."""
+    return await parse_json(await read_body(request, max_bytes, timeout), allow_empty=allow_empty)
+
+
+async def read_body(request: web.Request, max_bytes: int, timeout: float) -> bytes:
+    """The request's JSON body as bytes, received completely: 415 unless application/json, 413 if too large, 408 if late."""
     require_json(request)
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large("body_too_large", f"request body is {request.content_length} bytes; the limit is {max_bytes}", limit=max_bytes)
@@ -87,6 +92,11 @@ async def read_json(request: web.Request, max_bytes: int, timeout: float, *, all
                        headers={"Connection": "close"}) from None
     if request.content_length is not None and len(raw) < request.content_length:
         raise bad_request("incomplete_body", "the request body was cut off before Content-Length bytes arrived")
+    return raw
+
+
+async def parse_json(raw: bytes, *, allow_empty: bool = False) -> Any:
+    """A received body parsed as strict JSON (400 if malformed; ``{}`` for an empty body when allowed)."""
     if not raw.strip():
         if allow_empty:
             return {}

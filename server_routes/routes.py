@@ -73,6 +73,18 @@ WEBHOOK_ROUTES: list[Route] = [
           {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
     Route("DELETE", "/webhooks/{webhook_id}", webhooks.delete_webhook, "deleteWebhook", "Delete a webhook (deliveries stop)",
           "webhooks", "admin", {200: wh.WebhookInfo}, NO_WEBHOOK, path_params=WEBHOOK_ID),
+    Route("POST", "/webhooks/{webhook_id}/enable", webhooks.enable_webhook, "enableWebhook",
+          "Deliver again to a webhook disabled after failing too long", "webhooks", "admin", {200: wh.WebhookInfo}, NO_WEBHOOK,
+          body=q.EmptyBody, body_required=False, body_limit=CONTROL_BODY_LIMIT, path_params=WEBHOOK_ID,
+          description="Clears disabled_at and the failure streak; delivery goes on from the cursor (nothing was skipped while "
+                      "it was disabled). An enabled webhook is answered unchanged."),
+    Route("POST", "/webhooks/{webhook_id}/ping", webhooks.ping_webhook, "pingWebhook", "Send a signed test message now",
+          "webhooks", "admin", {200: wh.Delivery}, {**NO_WEBHOOK, 409: ("webhook_secret_missing",)}, body=q.EmptyBody,
+          body_required=False, body_limit=CONTROL_BODY_LIMIT, path_params=WEBHOOK_ID,
+          description="POSTs {type: webhook.ping, timestamp, data: {webhook_id, message}} to the webhook's URL, signed like every "
+                      "event (webhook-id ping_<ms>), after the same target check, and answers the attempt (200 also when the "
+                      "receiver failed: see ok, status_code, error). The attempt is listed with the deliveries (event_seq 0); the "
+                      "cursor and counters do not change."),
     Route("GET", "/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries, "listWebhookDeliveries",
           "A webhook's delivery attempts, newest first", "webhooks", "admin", {200: wh.DeliveryList},
           {**NO_WEBHOOK, 400: ("invalid_pagination",)}, query=wh.DeliveriesQuery, path_params=WEBHOOK_ID,
@@ -104,12 +116,12 @@ ROUTES: list[Route] = [
     Route("GET", "/templates/{template_id}", templates.get_template, "getTemplate", "One template with its workflow", "templates",
           "read", {200: r.Template}, {404: ("template_not_found",)}, needs_store=False, path_params=TEMPLATE_ID),
     Route("POST", "/batches", batches.create_batch, "createBatch", "Create a batch", "batches", "submit",
-          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True, rate_limited=True,
+          {201: r.Batch, 200: r.Batch}, CREATE_ERRORS, body=q.BatchRequest, idempotency_key=True, rate_limited=True, bulk=True,
           description="Expands the rows, checks every value, validates each parameter shape with ComfyUI, stores all jobs as pending "
                       "and returns at once (201; 200 when replayed with the same Idempotency-Key)."),
     Route("POST", "/batches/preview", batches.preview_batch, "previewBatch", "Dry run: expand and check a batch without storing it",
           "batches", "submit", {200: r.Preview}, PREVIEW_ERRORS, body=q.BatchRequest, query=q.PreviewQuery, needs_store=False,
-          rate_limited=True,
+          rate_limited=True, bulk=True,
           description="Takes the body of POST /batches. Runs the same expansion and checks (values, images, ComfyUI validation) "
                       "and answers 200 with the job count, the first ?rows= jobs (default 20) with their values and coords, "
                       "the bindings used and the problems: the first problem is what the submission would answer. "
@@ -127,12 +139,13 @@ ROUTES: list[Route] = [
           "batches", "read", {200: export_models.ManifestRow}, NO_BATCH, path_params=BATCH_ID, stream=True,
           media_type="application/x-ndjson",
           description="One ManifestRow JSON object per line, one line per job in index order, streamed page by page. A file's "
-                      "sha256 is computed on first read and reused while its size and mtime are unchanged; a missing file has "
-                      "sha256 and bytes null. cached is null: the stored outcome does not say whether ComfyUI used its cache."),
+                      "sha256 is computed once its job succeeded (or on first read) and reused while its size and mtime are "
+                      "unchanged; a missing file has sha256 and bytes null. cached: ComfyUI's execution_cached said every node "
+                      "that made the job's files came from its cache (null: not reported)."),
     Route("GET", "/batches/{batch_id}/export", export.get_export, "exportBatch", "The batch as a zip: images, manifests, contact sheets",
           "batches", "read", {200: export_models.ExportZip}, NO_BATCH, path_params=BATCH_ID, stream=True, media_type="application/zip",
           description="A streamed zip (flat memory, ZIP64 when needed): images/<file> for every output (stored, not recompressed), "
-                      "manifest.jsonl (the rows of GET /manifest, sha256 of the very bytes in the zip), manifest.csv (params as "
+                      "manifest.jsonl (the rows of GET /manifest, sha256 of the bytes in the zip), manifest.csv (params as "
                       "params.<name> columns; UTF-8 with a BOM so Excel reads CJK) and contact_sheets/<file> when the batch has them. "
                       "A failure mid-stream cuts the connection (an incomplete zip never looks complete)."),
     control("cancel", batches.cancel_batch, "Cancel what has not finished",

@@ -7,6 +7,7 @@ paths and wrong methods under /batchgen/ with our JSON 404/405.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,11 @@ from ..batchgen.access import AccessPolicy
 from ..batchgen.api_models import ApiModel
 from ..batchgen.api_parse import parse_query, parse_request
 from ..batchgen.errors import ApiError, not_found
+from ..batchgen.gcpause import gc_paused
 from ..batchgen.ids import API_PREFIX
 from ..batchgen.service import BatchService
 from ..batchgen.store import StoreBusy, busy_error
-from ._http import base_url, error_response, internal_error, log, read_json
+from ._http import base_url, error_response, internal_error, log, parse_json, read_body
 from .guards import require_store
 
 Scope = Literal["read", "submit", "admin"]
@@ -98,6 +100,7 @@ class Route:
     media_type: str = "text/event-stream"
     form: type[ApiModel] | None = None  # a multipart/form-data body the handler reads itself (uploads); documented from this model
     rate_limited: bool = False  # a submission: counted against the caller's token bucket
+    bulk: bool = False  # builds a whole batch in memory: garbage collection paused while it is handled (batchgen/gcpause.py)
 
     def all_errors(self) -> dict[int, tuple[str, ...]]:
         """Every error status → codes this route can answer."""
@@ -184,11 +187,16 @@ def make_handler(route: Route, service: BatchService, context: Context) -> Calla
             call = Call(request, service, context=context, caller=caller)
             if route.query is not None:
                 call.query = parse_query(route.query, request.query)
+            raw = None
             if route.body is not None:
-                limit = route.body_limit or service.config.max_body_bytes
-                call.raw = await read_json(request, limit, service.config.read_timeout_seconds, allow_empty=not route.body_required)
-                call.body = parse_request(route.body, call.raw, template_params(service, call.raw) if isinstance(call.raw, dict) else None)
-            return await route.handler(call)
+                raw = await read_body(request, route.body_limit or service.config.max_body_bytes, service.config.read_timeout_seconds)
+            # Bulk routes build up to max_jobs objects: the collector is paused from the parse to the answer (batchgen/gcpause.py),
+            # never while the client is still sending.
+            with gc_paused() if route.bulk else contextlib.nullcontext():
+                if raw is not None:
+                    call.raw = await parse_json(raw, allow_empty=not route.body_required)
+                    call.body = parse_request(route.body, call.raw, template_params(service, call.raw) if isinstance(call.raw, dict) else None)
+                return await route.handler(call)
         except ApiError as exc:
             return error_response(exc)
         except StoreBusy:

@@ -1,10 +1,11 @@
-"""Webhook handlers: create (the secret is answered once), list, get, delete, list delivery attempts."""
+"""Webhook handlers: create (the secret is answered once), list, get, delete, ping, list delivery attempts."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..batchgen.errors import ApiError
+from ..batchgen.webhook_ping import ping
 from ..batchgen.webhooks import public
 from ._http import json_response
 from .table import Call
@@ -53,6 +54,16 @@ async def get_webhook(call: Call) -> web.Response:
 async def delete_webhook(call: Call) -> web.Response:
     """DELETE /webhooks/{webhook_id}."""
     return json_response(public(await _manager(call).delete(call.arg("webhook_id"))))
+
+
+async def enable_webhook(call: Call) -> web.Response:
+    """POST /webhooks/{webhook_id}/enable."""
+    return json_response(public(await _manager(call).enable(call.arg("webhook_id"))))
+
+
+async def ping_webhook(call: Call) -> web.Response:
+    """POST /webhooks/{webhook_id}/ping."""
+    return json_response(await ping(_manager(call), call.arg("webhook_id")))
 
 
 async def list_deliveries(call: Call) -> web.Response:

@@ -78,6 +78,7 @@ class FakeHost:
     # A prompt this returns True for fails like a node raising (not transient: no retry), e.g. one cell of a grid.
     fail_if: Callable[[dict[str, Any]], bool] | None = None
     card_size: int = 16  # side of the PNGs SaveImage writes
+    cache_all: bool = False  # report every node as served from ComfyUI's cache (execution_cached)
     # Model folder → files, as folder_paths would list them (the fake CheckpointLoaderSimple offers the checkpoints).
     models: dict[str, list[str]] = field(default_factory=lambda: {
         "checkpoints": list(CKPT_NAMES), "loras": [], "vae": [], "diffusion_models": [], "text_encoders": []})
@@ -245,7 +246,8 @@ class FakeHost:
                 name = f"{base}_00001_.png"
                 _small_png(folder / name, item.prompt, self.card_size)
                 outputs.append(OutputFile(nid, name, sub, "output"))
-        return JobOutcome(JobStatus.SUCCEEDED, tuple(outputs))
+        # ComfyUI's execution_cached message: every node when the same prompt ran before (cache_all), else none.
+        return JobOutcome(JobStatus.SUCCEEDED, tuple(outputs), cached_nodes=tuple(item.prompt) if self.cache_all else ())
 
     async def run_all(self, dispatcher, limit: int = 100_000) -> int:
         """Run prompts until nothing is pending in the host or the store."""

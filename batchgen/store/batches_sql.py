@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import ids
 from ..expansion import JobSpec
+from ..jsonrows import dumps
 from ..models import BatchStatus, JobStatus
 from .events_sql import Tx
 from .jobs_sql import log_batch, refresh_batches
@@ -15,9 +16,9 @@ from .rows import NewBatch, seed_in
 
 def insert_batch_sync(tx: Tx, new: NewBatch, template_json: str, options_json: str, jobs: list[JobSpec], now: float) -> None:
     """Insert a batch and its jobs."""
-    # Rows are encoded here, in the connection thread, not on the event loop.
-    rows = [(new.id, i, JobStatus.PENDING.value, json.dumps(spec.params, ensure_ascii=False), seed_in(spec.seed), now,
-             json.dumps(spec.coords, ensure_ascii=False) if spec.coords else None)
+    # Rows are encoded here, in the connection thread, not on the event loop; with one reused encoder (jsonrows).
+    pending = JobStatus.PENDING.value
+    rows = [(new.id, i, pending, dumps(spec.params), seed_in(spec.seed), now, dumps(spec.coords) if spec.coords else None)
             for i, spec in enumerate(jobs)]
     (seq,) = tx.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()
     tx.execute(

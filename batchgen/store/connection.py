@@ -55,7 +55,7 @@ class Connections:
         self._lock = asyncio.Lock()
         self.last_error: str | None = None
         self.log_state = events_sql.LogState(retention=event_retention)
-        self._subscribers: list[Callable[[list[Event]], None]] = []
+        self._subscribers: list[tuple[Callable[[list[Event]], None], bool]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -124,14 +124,18 @@ class Connections:
         """True once open() succeeded."""
         return self._write is not None and (self._read is not None or self._inline is not None)
 
-    def subscribe(self, callback: Callable[[list[Event]], None]) -> None:
-        """Call ``callback(events)`` with committed events, in seq order, after every commit that logged some."""
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Callable[[list[Event]], None], *, foreign: bool = True) -> None:
+        """Call ``callback(events)`` with committed events, in seq order, after every commit that logged some.
 
-    def _deliver(self, events: list[Event]) -> None:
+        ``foreign=False``: only this process's own commits, not the events other processes committed (poll_events).
+        """
+        self._subscribers.append((callback, foreign))
+
+    def _deliver(self, events: list[Event], foreign: bool = False) -> None:
         if events:
-            for callback in self._subscribers:
-                callback(events)
+            for callback, wants_foreign in self._subscribers:
+                if wants_foreign or not foreign:
+                    callback(events)
 
     # -- transactions and reads ------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class Connections:
             events = await self.run_read(events_sql.read_after_sync, self.log_state.last_published, events_sql.FOREIGN_LIMIT)
             if events:
                 self.log_state.last_published = events[-1].seq
-            self._deliver(events)
+            self._deliver(events, foreign=True)
 
 
 async def _run(conn: aiosqlite.Connection, sql: str) -> None:

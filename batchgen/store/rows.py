@@ -16,7 +16,7 @@ BATCH_COLUMNS = (
 )
 JOB_COLUMNS = (
     "id, batch_id, idx, status, params_json, seed, attempts, prompt_id, created_at, queued_at, started_at, "
-    "finished_at, outputs_json, error_json, requeues, owner_id, coords_json"
+    "finished_at, outputs_json, error_json, requeues, owner_id, coords_json, cached"
 )
 IN_FLIGHT_SQL = "('queued', 'running')"
 
@@ -109,6 +109,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         seed=seed_out(row["seed"]), attempts=row["attempts"], requeues=row["requeues"], prompt_id=row["prompt_id"],
         created_at=row["created_at"], queued_at=row["queued_at"], started_at=row["started_at"], finished_at=row["finished_at"],
         outputs=outputs, error=error, owner_id=row["owner_id"], coords=json.loads(row["coords_json"]) if row["coords_json"] else {},
+        cached=None if row["cached"] is None else bool(row["cached"]),
     )
 
 

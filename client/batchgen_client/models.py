@@ -119,6 +119,19 @@ class BatchList:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Deleted:
+    """What DELETE removed."""
+
+    deleted: str
+    files_removed: int
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Deleted:
+        """Build it from its JSON object."""
+        return _build(cls, data, {})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Output:
     """One file a job produced."""
 
@@ -327,16 +340,3 @@ class EventList:
     def from_dict(cls, data: Any) -> EventList:
         """Build it from its JSON object."""
         return _build(cls, data, {"events": ("list", Event)})
-
-
-@dataclass(frozen=True, kw_only=True)
-class Deleted:
-    """What DELETE removed."""
-
-    deleted: str
-    files_removed: int
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Deleted:
-        """Build it from its JSON object."""
-        return _build(cls, data, {})

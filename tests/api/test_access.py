@@ -163,7 +163,7 @@ async def test_simple_content_types_change_nothing_on_any_mutating_route(env):
     mutating = [r for r in ROUTES if r.method in ("POST", "DELETE") and r.body is not None]
     assert len(mutating) >= 8
     for route in mutating:
-        path = API + route.path.replace("{batch_id}", batch).replace("{job_id}", "1")
+        path = API + route.path.replace("{batch_id}", batch).replace("{job_id}", "1").replace("{webhook_id}", "wh_0000000000000000")
         for content_type in SIMPLE_TYPES:
             resp = await env.client.request(route.method, path, data=b"template=text-card&prompts=x",
                                             headers={"Content-Type": content_type})

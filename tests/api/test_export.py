@@ -40,7 +40,7 @@ async def test_manifest_has_one_typed_row_per_job_with_the_files_sha256(env):
     for row in rows:
         ManifestRow.model_validate(row)
         assert row["status"] == "succeeded" and row["template"] == "text-card" and row["params"]["width"] == 320
-        assert row["cached"] is None and len(row["template_hash"]) == 64
+        assert row["cached"] is False and len(row["template_hash"]) == 64  # ComfyUI ran them (nothing from its cache)
         (f,) = row["files"]
         data = out_path(env, f).read_bytes()
         assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["bytes"] == len(data)
@@ -93,7 +93,7 @@ async def test_export_zip_holds_images_manifests_and_contact_sheets(env):
     table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [t["params.prompt"] for t in table] == ["东京 card", 'comma, "quote"', "third"]
     assert table[0]["params.width"] == "320" and table[0]["sha256"] == rows[0]["files"][0]["sha256"]
-    assert table[0]["status"] == "succeeded" and table[0]["cached"] == ""
+    assert table[0]["status"] == "succeeded" and table[0]["cached"] == "false"
     # The manifest route now answers the hashes the export cached, unchanged.
     assert [r["files"] for r in await manifest(env, batch["id"])] == [r["files"] for r in rows]
 
@@ -139,3 +139,65 @@ async def test_export_after_a_file_changed_on_disk_holds_the_new_bytes_and_their
     assert archive.read(f"images/{first['name']}") == b"\x89PNG edited IEND"
     assert row["files"][0]["sha256"] == hashlib.sha256(b"\x89PNG edited IEND").hexdigest() != first["sha256"]
     assert (await manifest(env, batch["id"]))[0]["files"][0]["sha256"] == row["files"][0]["sha256"]
+
+
+async def stored_hashes(env) -> dict[str, str]:
+    rows = await env.store._fetchall("SELECT filename, sha256 FROM output_hashes")
+    return {r["filename"]: r["sha256"] for r in rows}
+
+
+async def test_each_output_is_hashed_once_when_its_job_succeeds_and_the_export_reuses_it(env, monkeypatch):
+    from batchgen_ext.batchgen import export
+
+    batch = await finished_batch(env, ["一", "two", "three"])
+    await env.service.hashes.idle()
+    rows = await manifest(env, batch["id"])
+    stored = await stored_hashes(env)
+    assert sorted(stored) == sorted(r["files"][0]["name"] for r in rows), "every file is hashed before any export asks"
+    for row in rows:
+        f = row["files"][0]
+        assert stored[f["name"]] == f["sha256"] == hashlib.sha256(out_path(env, f).read_bytes()).hexdigest()
+    calls = []
+    real = export.hashlib.sha256
+    # Only hashes of file bytes count (the template's hash is computed per export too): PNG bytes, or a streaming digest.
+    monkeypatch.setattr(export.hashlib, "sha256", lambda *a: (not a or a[0][:4] == b"\x89PNG") and calls.append(a) or real(*a))
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    zipped = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    assert calls == [], "the export hashed files whose hash was stored when their jobs succeeded"
+    assert [z["files"][0]["sha256"] for z in zipped] == [r["files"][0]["sha256"] for r in rows]
+    for z in zipped:
+        f = z["files"][0]
+        assert hashlib.sha256(archive.read(f"images/{f['name']}")).hexdigest() == f["sha256"]
+
+
+async def test_without_a_stored_hash_the_export_hashes_the_bytes_it_copies_and_stores_them(env, monkeypatch):
+    from batchgen_ext.batchgen import export
+
+    batch = await finished_batch(env, ["a", "b"])
+    await env.service.hashes.idle()
+    await env.store.run_in_transaction(lambda tx: tx.execute("DELETE FROM output_hashes"))
+    calls = []
+    real = export.hashlib.sha256
+    # Only hashes of file bytes count (the template's hash is computed per export too): PNG bytes, or a streaming digest.
+    monkeypatch.setattr(export.hashlib, "sha256", lambda *a: (not a or a[0][:4] == b"\x89PNG") and calls.append(a) or real(*a))
+    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    zipped = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    assert len(calls) == 2
+    for z in zipped:
+        f = z["files"][0]
+        assert f["sha256"] == hashlib.sha256(archive.read(f"images/{f['name']}")).hexdigest()
+    assert sorted((await stored_hashes(env)).values()) == sorted(z["files"][0]["sha256"] for z in zipped)
+
+
+async def test_jobs_comfyui_served_from_its_cache_say_so_in_the_manifest(env):
+    fresh = await finished_batch(env, ["ran"])
+    env.host.cache_all = True  # ComfyUI's execution_cached message names every node of these prompts
+    cached = await finished_batch(env, ["from cache"])
+    assert [r["cached"] for r in await manifest(env, fresh["id"])] == [False]
+    assert [r["cached"] for r in await manifest(env, cached["id"])] == [True]
+    resp = await env.client.get(f"{API}/batches/{cached['id']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    (row,) = csv.DictReader(io.StringIO(archive.read("manifest.csv").decode("utf-8-sig")))
+    assert row["cached"] == "true"

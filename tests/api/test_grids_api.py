@@ -172,3 +172,91 @@ async def test_preview_eta_comes_from_past_runs_of_the_template(env):
     again = await (await post(env, "/batches/preview", grid_body())).json()
     assert again["eta"]["samples"] == 9 and again["eta"]["median_job_seconds"] == 2.0
     assert again["eta"]["seconds"] == 2.0 * 9 / again["eta"]["parallel"] and again["eta"]["reason"] is None
+
+
+async def test_a_contact_sheet_whose_render_was_cut_off_is_made_at_the_next_startup(env):
+    import asyncio
+
+    from batchgen_ext.batchgen.dispatcher import Dispatcher
+    from batchgen_ext.batchgen.sheets import ContactSheets
+
+    hang = asyncio.Event()
+
+    async def stuck_render(*_args):
+        await hang.wait()  # the process is killed while this render runs
+        raise AssertionError("never reached")
+
+    env.service.sheets._render = stuck_render
+    batch = await create(env, grid_body())
+    await env.host.run_all(env.dispatcher)
+    for _ in range(200):
+        if await env.store._fetchone("SELECT 1 FROM contact_sheets WHERE batch_id = ?", (batch["id"],)):
+            break
+        await asyncio.sleep(0.01)
+    for task in list(env.service.sheets._tasks):
+        task.cancel()  # the kill: the claim is committed, the pages never saved
+    await asyncio.gather(*env.service.sheets._tasks, return_exceptions=True)
+    got = await (await env.client.get(f"{API}/batches/{batch['id']}")).json()
+    assert got["status"] == "succeeded" and got["contact_sheets"] == []
+
+    # The next start: the killed process's lease has run out; a new dispatcher and sheet maker look for cut-off renders.
+    old = env.dispatcher.owner.owner_id
+    await env.dispatcher.stop(release=False)
+    await env.store.run_in_transaction(lambda tx: tx.execute("UPDATE owners SET heartbeat_at = 0 WHERE owner_id = ?", (old,)))
+    restarted = Dispatcher(env.store, env.host, env.service.config)
+    await restarted.start()
+    try:
+        sheets = ContactSheets(env.store, env.host, owner=restarted.owner)
+        assert await sheets.resume(env.service.config.lease_seconds) == 1
+        pages = (await sheets.pages([batch["id"]]))[batch["id"]]
+        assert [p["filename"] for p in pages] == ["sheet-001.png"]
+        path = env.host.output_dir / pages[0]["subfolder"] / "sheet-001.png"
+        with Image.open(path) as img:
+            assert img.size == (pages[0]["width"], pages[0]["height"])
+        (event,) = await sheet_events(env, batch["id"])
+        assert event["data"]["pages"] == pages
+        assert await sheets.resume(env.service.config.lease_seconds) == 0, "a saved sheet is not made again"
+    finally:
+        await restarted.stop()
+
+
+async def test_a_render_claimed_by_a_live_process_is_left_to_it(env):
+    from batchgen_ext.batchgen.dispatcher import Dispatcher
+    from batchgen_ext.batchgen.sheets import ContactSheets
+    from batchgen_ext.batchgen.store import sheets_sql
+
+    batch = await create(env, grid_body())
+    await env.host.run_all(env.dispatcher)
+    await env.service.sheets.idle()
+    # Another live process (this test's dispatcher) claims a newer finish and is still rendering it.
+    live = env.dispatcher.owner.owner_id
+    assert await env.store.run_in_transaction(sheets_sql.claim_sync, batch["id"], 10**9, 0.0, live)
+    other = Dispatcher(env.store, env.host, env.service.config)
+    await other.start()
+    try:
+        sheets = ContactSheets(env.store, env.host, owner=other.owner)
+        assert await sheets.resume(env.service.config.lease_seconds) == 0
+    finally:
+        await other.stop()
+
+
+async def test_preview_eta_counts_the_backlog_ahead_by_priority_and_fair_share(env):
+    await create(env, grid_body())
+    await env.host.run_all(env.dispatcher)
+    with sqlite3.connect(env.store.path) as conn:  # the fake host runs jobs instantly: give them a run time
+        conn.execute("UPDATE jobs SET started_at = finished_at - 2.0 WHERE status = 'succeeded'")
+    alone = (await (await post(env, "/batches/preview", grid_body())).json())["eta"]
+    assert alone["backlog_jobs"] == 0 and alone["finish_seconds"] == alone["seconds"] == 18.0
+    # Waiting work (not run): 20 jobs at the same priority, 5 at a higher one, 7 at a lower one, 30 in a paused batch.
+    await create(env, {"template": "text-card", "prompts": [f"same {i}" for i in range(20)]})
+    await create(env, {"template": "text-card", "prompts": [f"urgent {i}" for i in range(5)], "priority": 10})
+    await create(env, {"template": "text-card", "prompts": [f"later {i}" for i in range(7)], "priority": -5})
+    paused = await create(env, {"template": "text-card", "prompts": [f"paused {i}" for i in range(30)]})
+    assert (await post(env, f"/batches/{paused['id']}/pause")).status == 200
+    eta = (await (await post(env, "/batches/preview", grid_body())).json())["eta"]
+    # 9 of the 20 take turns with our 9 jobs, all 5 urgent ones go first, the lower and the paused ones wait.
+    assert eta["backlog_jobs"] == 9 + 5
+    assert eta["seconds"] == 18.0 and eta["backlog_seconds"] == 14 * 2.0 and eta["finish_seconds"] == 18.0 + 28.0
+    assert "14 job(s) of other batches" in eta["covers"] and "Not counted" in eta["covers"]
+    low = (await (await post(env, "/batches/preview", {**grid_body(), "priority": -10})).json())["eta"]
+    assert low["backlog_jobs"] == 20 + 5 + 7, "a lower-priority batch waits for everything that is not paused"

@@ -246,3 +246,112 @@ async def test_two_processes_on_one_database_deliver_each_event_once(env, receiv
         assert len(receiver.ids) == len(set(receiver.ids))  # nothing twice
     finally:
         await second.stop()
+
+
+async def test_ping_sends_one_signed_test_message_and_lists_the_attempt_without_moving_the_cursor(env, receiver_url):
+    receiver = Receiver()
+    url = await receiver_url(receiver)
+    created = await (await env.client.post(f"{API}/webhooks", json={"url": url, "events": ["batch.*"]})).json()
+    receiver.secret = created["secret"]
+    resp = await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})
+    assert resp.status == 200, await resp.text()
+    attempt = await resp.json()
+    assert attempt["ok"] is True and attempt["status_code"] == 204 and attempt["event_type"] == "webhook.ping"
+    assert attempt["event_seq"] == 0 and attempt["message_id"].startswith("ping_") and attempt["error"] is None
+    (body,) = receiver.received  # verified with the webhook's secret by the receiver
+    assert body["type"] == "webhook.ping" and body["data"]["webhook_id"] == created["id"]
+    assert receiver.ids == [attempt["message_id"]] and receiver.bad_signatures == 0
+    listed = (await (await env.client.get(f"{API}/webhooks/{created['id']}/deliveries")).json())["deliveries"]
+    assert listed == [attempt]
+    info = await (await env.client.get(f"{API}/webhooks/{created['id']}")).json()
+    assert (info["cursor"], info["delivered"], info["failures"]) == (created["cursor"], 0, 0)
+
+
+async def test_a_ping_the_receiver_refuses_is_answered_with_the_failure_and_recorded(env, receiver_url):
+    receiver = Receiver(fail_first=1)
+    url = await receiver_url(receiver)
+    created = await (await env.client.post(f"{API}/webhooks", json={"url": url})).json()
+    receiver.secret = created["secret"]
+    attempt = await (await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})).json()
+    assert (attempt["ok"], attempt["status_code"], attempt["error"]) == (False, 500, "answered HTTP 500")
+    env.context.webhooks.policy = TargetPolicy()  # loopback no longer allowed: refused before anything is sent
+    refused = await (await env.client.post(f"{API}/webhooks/{created['id']}/ping", json={})).json()
+    assert refused["ok"] is False and refused["status_code"] is None and refused["error"]
+    assert receiver.requests == 1
+    listed = (await (await env.client.get(f"{API}/webhooks/{created['id']}/deliveries")).json())["deliveries"]
+    assert [d["id"] for d in listed] == [refused["id"], attempt["id"]]
+
+
+async def test_ping_of_an_unknown_webhook_is_404_and_a_form_post_is_refused(env):
+    resp = await env.client.post(f"{API}/webhooks/wh_0000000000000000/ping", json={})
+    assert resp.status == 404 and (await resp.json())["error"] == "webhook_not_found"
+    resp = await env.client.post(f"{API}/webhooks/wh_0000000000000000/ping", data="a=1",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 415
+
+
+@pytest.fixture
+async def strict_env(aiohttp_client, tmp_path):
+    e = await make_env(aiohttp_client, tmp_path, webhook_allow_private=True, webhook_disable_after=3, webhook_disable_hours=0.0, **FAST)
+    e.context.webhooks.policy = TargetPolicy(allow_private=True)
+    await e.context.webhooks.start()
+    yield e
+    await e.context.webhooks.stop()
+    await e.store.close()
+
+
+async def webhook_info(env, webhook_id: str) -> dict:
+    return await (await env.client.get(f"{API}/webhooks/{webhook_id}")).json()
+
+
+async def test_a_webhook_failing_too_long_is_disabled_and_enabling_it_delivers_what_it_missed(strict_env, receiver_url):
+    env = strict_env
+    receiver = Receiver(fail_first=10**6)
+    url = await receiver_url(receiver)
+    batch = await create_batch(env, 3)
+    created = await (await env.client.post(f"{API}/batches/{batch}/webhooks", json={"url": url})).json()
+    receiver.secret = created["secret"]
+    await env.host.run_all(env.service.dispatcher)
+    info: dict = {}
+
+    async def disabled() -> bool:
+        nonlocal info
+        info = await webhook_info(env, created["id"])
+        return info["disabled_at"] is not None
+
+    async with asyncio.timeout(10):
+        while not await disabled():  # noqa: ASYNC110 - polls the API
+            await asyncio.sleep(0.02)
+    assert info["failure_streak"] >= 3 and "failed in a row" in info["disabled_reason"]
+    sent = receiver.requests
+    await asyncio.sleep(0.5)  # several backoff periods (0.02-0.1 s): a disabled webhook is not tried again
+    assert receiver.requests == sent and receiver.received == []
+
+    receiver.fail_first = 0
+    resp = await env.client.post(f"{API}/webhooks/{created['id']}/enable", json={})
+    assert resp.status == 200
+    enabled = await resp.json()
+    assert (enabled["disabled_at"], enabled["disabled_reason"], enabled["failure_streak"]) == (None, None, 0)
+    await wait_for(lambda: len(set(receiver.ids)) == 4)  # the 3 jobs and the batch's end, missed while disabled
+    assert sorted(b["type"] for b in receiver.received) == ["batch.completed"] + ["job.succeeded"] * 3
+
+
+async def test_failures_shorter_than_the_period_do_not_disable(aiohttp_client, tmp_path, receiver_url):
+    env = await make_env(aiohttp_client, tmp_path, webhook_allow_private=True, webhook_disable_after=2, webhook_disable_hours=1.0,
+                         **FAST)
+    env.context.webhooks.policy = TargetPolicy(allow_private=True)
+    await env.context.webhooks.start()
+    try:
+        receiver = Receiver(fail_first=10**6)
+        url = await receiver_url(receiver)
+        batch = await create_batch(env, 1)
+        created = await (await env.client.post(f"{API}/batches/{batch}/webhooks", json={"url": url})).json()
+        receiver.secret = created["secret"]
+        await env.host.run_all(env.service.dispatcher)
+        await wait_for(lambda: receiver.requests >= 6)
+        await asyncio.sleep(0.05)
+        info = await webhook_info(env, created["id"])
+        assert info["failure_streak"] >= 4 and info["disabled_at"] is None, "the streak spans less than the hour"
+    finally:
+        await env.context.webhooks.stop()
+        await env.store.close()

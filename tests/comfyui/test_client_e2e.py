@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -139,3 +140,42 @@ def test_a_killed_download_resumes_and_ends_verified(comfy, tmp_path):
     assert not list(dest.glob("*.part"))
     rows = [json.loads(line) for line in io.StringIO((dest / "manifest.jsonl").read_text(encoding="utf-8"))]
     assert len(rows) == BIG
+
+
+# EmptyImage → PreviewImage: no filename_prefix, so two jobs with equal values are the very same prompt to ComfyUI.
+PREVIEW_TEMPLATE = {
+    "workflow": {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+    },
+    "bindings": {"color": "1.color"},
+}
+
+
+def test_the_manifest_says_which_jobs_comfyui_served_from_its_cache_and_hashes_were_stored_at_success(comfy):
+    jobs = [{"color": 0x123456}, {"color": 0x123456}, {"color": 0x654321}]
+    status, batch = comfy.post("/batchgen/v1/batches", {"template": PREVIEW_TEMPLATE, "jobs": jobs, "name": "cache check"})
+    assert status == 201, batch
+    assert comfy.wait_batch(batch["id"], timeout=120)["status"] == "succeeded"
+    status, text, _ = comfy.request("GET", f"/batchgen/v1/batches/{batch['id']}/manifest")
+    rows = [json.loads(line) for line in text.splitlines()]
+    # ComfyUI ran the first prompt, answered the identical second one from its cache, and ran the third (another colour).
+    assert [r["cached"] for r in rows] == [False, True, False], rows
+
+    # Text cards written by SaveImage: their files are hashed once each job has succeeded, before any export asks.
+    status, cards = comfy.post("/batchgen/v1/batches", {"template": "text-card", "prompts": ["哈希 1", "hash 2"],
+                                                        "params": {"width": 128, "height": 96}})
+    assert status == 201, cards
+    assert comfy.wait_batch(cards["id"], timeout=120)["status"] == "succeeded"
+    on_disk = disk_files(comfy, cards["id"])
+    deadline = time.monotonic() + 10
+    stored: dict[str, str] = {}
+    while time.monotonic() < deadline and sorted(stored) != sorted(on_disk):
+        conn = sqlite3.connect(f"file:{comfy.db_path}?mode=ro", uri=True)
+        try:
+            stored = {name: digest for name, digest in conn.execute("SELECT filename, sha256 FROM output_hashes")
+                      if name in on_disk}
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    assert {name: sha(path) for name, path in on_disk.items()} == stored

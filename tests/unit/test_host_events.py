@@ -234,3 +234,16 @@ def test_node_definitions_from_classes_with_a_short_cache():
     assert calls["n"] == 2
     assert set(defs) == {"V1Node", "Broken"} and len(defs) == 2
     assert describe_class(V1Node).self_checked == frozenset({"cls", "image"})
+
+
+def test_the_nodes_comfyui_served_from_its_cache_are_read_from_execution_cached():
+    outputs = {"9": {"images": [{"filename": "a.png", "subfolder": "batchgen/b1", "type": "output"}]}}
+    done = ("execution_success", {"prompt_id": PID, "timestamp": 1764580003500})
+    all_cached = ("execution_cached", {"nodes": ["1", "9"], "prompt_id": PID, "timestamp": 1764580001002})
+    some_cached = ("execution_cached", {"nodes": ["1"], "prompt_id": PID, "timestamp": 1764580001002})
+    full = parse_history_entry(entry("success", [START, all_cached, done], outputs))
+    assert full.cached_nodes == ("1", "9") and full.outputs_cached() is True
+    partial = parse_history_entry(entry("success", [START, some_cached, done], outputs))
+    assert partial.outputs_cached() is False, "a job whose output node ran made its own files"
+    assert parse_history_entry(entry("success", [START, CACHED, done], outputs)).outputs_cached() is False
+    assert parse_history_entry(entry("success", [START, done], outputs)).outputs_cached() is None, "not reported: unknown"

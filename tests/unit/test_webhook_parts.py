@@ -98,3 +98,26 @@ def test_configuration_of_webhooks_and_rate_limits():
     assert config.webhook_allow_private and config.webhook_allow == ("10.0.0.0/8", "hooks.lan")
     assert config.rate_per_minute == 0 and config.webhook_backoff_seconds == 0.01
     assert any("bad host!" in p for p in config.problems) and any("BATCHGEN_WEBHOOK_BACKOFF" in p for p in config.problems)
+
+
+def test_the_private_file_is_read_again_only_when_it_changed_and_a_broken_one_keeps_what_was_loaded(tmp_path, caplog):
+    import os
+
+    from batchgen_ext.batchgen.private_file import PrivateJsonFile
+
+    path = tmp_path / "private.json"
+    file = PrivateJsonFile(path, lambda data: dict(data.get("items", {})), "items")
+    assert file.changed() is None  # no file yet: nothing to load
+    file.save({"items": {"a": 1}})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert file.changed() is None, "this process's own write is not read back"
+    other = PrivateJsonFile(path, lambda data: dict(data.get("items", {})), "items")
+    assert other.changed() == {"a": 1}
+    other.save({"items": {"a": 1, "b": 2}})
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # a distinct mtime on coarse clocks
+    assert file.changed() == {"a": 1, "b": 2}
+    path.write_text("{half a file", encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 2_000_000))
+    assert file.changed() is None and "could not read" in caplog.text
+    path.unlink()
+    assert file.changed() == {}, "a deleted file means nothing is stored any more"
