@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 
 # The window grows until it holds this much of our queued work: a user's own prompt waits at most this much longer.
-BUDGET_SECONDS = 0.05
+BUDGET_SECONDS = 0.08
 # While the window is grown, a step runs at most this often (each commits what finished meanwhile).
-SPACING_SECONDS = 0.01
+SPACING_SECONDS = 0.02
 # Weight of the newest sample in the moving average of seconds per job.
 EMA_WEIGHT = 0.2
 
