@@ -8,8 +8,8 @@ from collections import Counter
 
 API = "/batchgen/v1"
 COMFY_ENV: dict[str, str] = {}  # the default window (4), free to grow (BATCHGEN_WINDOW_MAX 32)
-TOTAL = 300
-KILLS = 2
+TOTAL = 200
+KILLS = 1
 
 
 def trivial_template() -> dict:
