@@ -147,6 +147,8 @@ class Config:
     """Tunables of the dispatcher, the store and the API."""
 
     window: int = 4
+    # The deepest the window grows while our jobs finish in milliseconds (batchgen/pacing.py); <= window: never grows.
+    window_max: int = 0
     tick_seconds: float = 1.0
     stall_seconds: float = 30.0
     default_max_attempts: int = 3
@@ -198,8 +200,12 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from BATCHGEN_* variables (see the README's Configuration table)."""
         env = _Reader(os.environ if environ is None else environ)
+        window = env.integer("BATCHGEN_WINDOW", 4, 1, 64)
+        # A window set by hand is kept as set unless BATCHGEN_WINDOW_MAX is set too.
+        window_max_default = window if env.raw("BATCHGEN_WINDOW") is not None else 32
         config = cls(
-            window=env.integer("BATCHGEN_WINDOW", 4, 1, 64),
+            window=window,
+            window_max=env.integer("BATCHGEN_WINDOW_MAX", window_max_default, 1, 256),
             default_max_attempts=env.integer("BATCHGEN_MAX_ATTEMPTS", 3, 1, 20),
             stall_seconds=float(env.integer("BATCHGEN_STALL_SECONDS", 30, 2, 86_400)),
             max_body_bytes=env.integer("BATCHGEN_MAX_BODY_MB", 32, 1, 1024) * 1024 * 1024,

@@ -32,6 +32,7 @@ from .host import Host, PromptState
 from .leases import OwnerIdentity, new_owner
 from .models import JobStatus
 from .ownership import OwnershipMixin
+from .pacing import Pacing
 from .store import JobUpdate, Store, StoreBusy
 from .templates import Template, output_prefixes
 from .watchdog import WatchdogMixin
@@ -80,6 +81,10 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         self.host_problem: str | None = None
         self.host_problem_detail: str | None = None
         self._wake = asyncio.Event()
+        self._urgent = False  # a wake from us (control, intake, timers), not from ComfyUI's queue: never delayed
+        self._last_step = float("-inf")
+        self.pacing = Pacing(config.window, config.window_max)
+        self.gathering = False  # inside a pacing pause (tests kill a process right there)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.state = "stopped"
@@ -101,7 +106,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
                 log.warning("[batchgen] could not take over jobs at startup (%s: %s); retrying", type(exc).__name__, exc)
         if self.in_flight:
             log.info("[batchgen] resuming: %d job(s) were in flight when their process stopped", len(self.in_flight))
-        self.host.set_listener(self.wake)
+        self.host.set_listener(self._queue_changed)
         self._stopping = False
         self.state = "running"
         self._task = asyncio.create_task(self._run(), name="batchgen-dispatcher")
@@ -126,17 +131,35 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
 
     def wake(self) -> None:
         """Ask the loop to reconcile and feed soon (safe to call often)."""
+        self._urgent = True
+        self._wake.set()
+
+    def _queue_changed(self) -> None:
+        """ComfyUI's queue changed (a put, a start, a finish): step soon, paced while jobs are trivial."""
         self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:
-            room = len(self.in_flight) < self.config.window
+            room = len(self.in_flight) < self.pacing.depth
             timeout = min(self.config.tick_seconds, IDLE_POLL_SECONDS) if room else self.config.tick_seconds
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except asyncio.TimeoutError:
                 pass
+            spacing = self.pacing.spacing
+            if spacing and not self._urgent:
+                # Trivial jobs: let more of them finish first, so one transaction commits them all (the worker
+                # runs the prompts already queued meanwhile; nothing is reported before the commit).
+                delay = self._last_step + spacing - time.monotonic()
+                if delay > 0:
+                    self.gathering = True
+                    try:
+                        await asyncio.sleep(delay)
+                    finally:
+                        self.gathering = False
             self._wake.clear()
+            self._urgent = False
+            self._last_step = time.monotonic()
             try:
                 await self.step()
                 await self._relay_events()
@@ -192,7 +215,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         # which keeps its place in the window until it has left the queue (_withdrawn).
         leaving = sum(1 for _, update, _, _ in observed if not update.status.in_flight)
         # Feed nothing while ComfyUI's worker is dead or stalled: new prompts would only pile up.
-        need = 0 if self._check_host(now) else self.config.window - len(self.in_flight) - self._still_withdrawing() + leaving
+        need = 0 if self._check_host(now) else self.pacing.depth - len(self.in_flight) - self._still_withdrawing() + leaving
         if not observed and (need <= 0 or not await self.store.has_due_work(now)):
             return  # nothing to write: no write transaction (they are serialised between processes)
         applied, claimed = await self.store.advance([o[1] for o in observed], need, now, self.owner.owner_id)
@@ -327,6 +350,9 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             if counter:
                 self.recovered[counter] = self.recovered.get(counter, 0) + 1
             released.append(pid)
+        self.pacing.finished(time.monotonic(), len(released))
+        if not self.in_flight:
+            self.pacing.idle()
         self._release(released)
 
     def _release(self, prompt_ids: list[str]) -> None:
@@ -345,6 +371,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             "host_problem": self.host_problem,
             "last_error": self.last_error,
             "window": self.config.window,
+            "window_now": self.pacing.depth,
             "in_flight": len(self.in_flight),
             "max_in_flight_seen": self.max_in_flight_seen,
             "jobs_fed": self.jobs_fed,

@@ -84,7 +84,7 @@ def thread_worker(proc, busy_s: float, slice_s: float, stop: threading.Event) ->
     return thread
 
 
-async def run_once(n: int, window: int, busy_ms: float, slice_ms: float) -> dict[str, object]:
+async def run_once(n: int, window: int, busy_ms: float, slice_ms: float, window_max: int = 0) -> dict[str, object]:
     """One fresh database, one batch of n jobs run to the end; statements and CPU per job."""
     with tempfile.TemporaryDirectory(prefix="batchgen-perjob-") as tmp:
         root = Path(tmp)
@@ -96,7 +96,7 @@ async def run_once(n: int, window: int, busy_ms: float, slice_ms: float) -> dict
         def setup(proc) -> None:
             proc.host.job_seconds = 0.0
 
-        proc = await start_proc(root / "db.sqlite", root / "out", setup=setup, window=window)
+        proc = await start_proc(root / "db.sqlite", root / "out", setup=setup, window=window, window_max=window_max)
         stop = threading.Event()
         if busy_ms > 0:
             await proc.host.kill()  # the asyncio worker: replaced by a thread that holds the GIL while it "runs" a prompt
@@ -140,12 +140,13 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="jobs per run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--window", type=int, default=2)
+    parser.add_argument("--window-max", type=int, default=0, help="BATCHGEN_WINDOW_MAX (default: the window, no growth)")
     parser.add_argument("--busy-ms", type=float, default=0.0,
                         help="simulate ComfyUI's worker as a thread holding the GIL this long per prompt (0: finish at once)")
     parser.add_argument("--slice-ms", type=float, default=0.2, help="the simulated worker releases the GIL this often")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    runs = [asyncio.run(run_once(args.n, args.window, args.busy_ms, args.slice_ms)) for _ in range(args.repeat)]
+    runs = [asyncio.run(run_once(args.n, args.window, args.busy_ms, args.slice_ms, args.window_max)) for _ in range(args.repeat)]
     if args.json:
         bu.out(json.dumps({"runs": runs, "machine": bu.machine_facts()}, indent=2))
         return

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -80,7 +81,23 @@ async def stream_client(session: aiohttp.ClientSession, url: str, parse: bool, l
                         latencies.append(now - json.loads(line[6:])["created_at"])
 
 
-async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> dict[str, Any]:
+def server_cpu(pid: int | None) -> tuple[float, float]:
+    """CPU seconds so far of the ComfyUI process and of its main thread (the event loop), from /proc (Linux)."""
+    if pid is None:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read(path: str) -> float:
+        try:
+            fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
+
+
+async def one_stream_run(url: str, n: int, streams: int, colour_base: int, pid: int | None = None) -> dict[str, Any]:
     latencies: list[float] = []
     tasks: list[asyncio.Task[None]] = []
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
@@ -99,6 +116,7 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
             latencies.clear()  # the replay of the log so far is not a live delivery
         payload = {"name": "remote-bench", "template": inline_template(), "jobs": [{"color": colour_base + i} for i in range(n)]}
         cpu_started = time.process_time()  # this client's own CPU: it shares the 2 cores with ComfyUI
+        server_started = server_cpu(pid)
         started = time.perf_counter()
         async with session.post(f"{url}{API}/batches", json=payload) as resp:
             batch = await resp.json()
@@ -107,6 +125,7 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
         state, _polls = await wait_batch(session, url, batch["id"], 0.02, 900)
         total = time.perf_counter() - started
         client_cpu = time.process_time() - cpu_started
+        server_used = [b - a for a, b in zip(server_started, server_cpu(pid), strict=True)]
         if state["counts"]["succeeded"] != n:
             raise RuntimeError(f"batch ended {state['status']} {state['counts']}")
         await asyncio.sleep(1.0)  # the last frames reach the streams
@@ -114,7 +133,7 @@ async def one_stream_run(url: str, n: int, streams: int, colour_base: int) -> di
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     run = {"kind": "streams" if streams else "none", "streams": streams, "total_s": round(total, 3), "jobs_per_s": round(n / total, 1),
-           "client_cpu_s": round(client_cpu, 2)}
+           "client_cpu_s": round(client_cpu, 2), "server_cpu_s": round(server_used[0], 2), "server_loop_cpu_s": round(server_used[1], 2)}
     if latencies:
         ms = [x * 1000 for x in latencies]
         run.update({"frames_timed": len(ms), "latency_p50_ms": round(percentile(ms, 0.5), 1),
@@ -130,7 +149,7 @@ def bench_streams(args: argparse.Namespace) -> dict[str, Any]:
     for i, streams in enumerate(order, 1):
         env = {"BATCHGEN_MAX_STREAMS": str(max(64, args.streams + 10))}
         with bench_server("batchgen-remote-", False, env) as server:  # a fresh ComfyUI per run
-            run = asyncio.run(one_stream_run(server.url, args.n, streams, 100_000 + i * (args.n + 100)))
+            run = asyncio.run(one_stream_run(server.url, args.n, streams, 100_000 + i * (args.n + 100), server.proc.pid))
         run["run"] = i
         err(f"run {i}/{len(order)}: {json.dumps(run)}")
         runs.append(run)

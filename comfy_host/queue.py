@@ -47,6 +47,7 @@ class NativeQueue:
         self.queue = server.prompt_queue
         self.loop = server.loop
         self._listener: Callable[[], None] | None = None
+        self._notify_pending = False
         self._validated: OrderedDict[str, list[str]] = OrderedDict()
         # Queue items became 6-tuples (…, sensitive) in v0.3.68, together with task_done's process_item.
         self._six_tuple = "process_item" in inspect.signature(execution.PromptQueue.task_done).parameters
@@ -67,17 +68,27 @@ class NativeQueue:
             try:
                 return original(*args, **kwargs)
             finally:
-                listener = self._listener
-                if listener is not None:
+                if self._listener is not None and not self._notify_pending:
+                    # One notification in flight at a time: the listener reads the queue when it runs, so
+                    # it sees every change made before then (the worker makes two per prompt; each
+                    # self-pipe write wakes the loop thread, which then contends with the worker for the GIL).
+                    self._notify_pending = True
                     try:
                         if on_loop(self.loop):  # our own enqueue: no self-pipe write (a GIL hand-off to the worker)
-                            self.loop.call_soon(listener)
+                            self.loop.call_soon(self._notify)
                         else:
-                            self.loop.call_soon_threadsafe(listener)
+                            self.loop.call_soon_threadsafe(self._notify)
                     except Exception:  # loop closed at shutdown
-                        pass
+                        self._notify_pending = False
 
         self.server.queue_updated = queue_updated
+
+    def _notify(self) -> None:
+        """(On the loop.) Hand the queue change to the listener; later changes schedule a new call."""
+        self._notify_pending = False
+        listener = self._listener
+        if listener is not None:
+            listener()
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` on the server loop after every native queue change."""

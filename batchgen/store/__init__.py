@@ -192,6 +192,9 @@ def _fetchall_sync(conn: Any, sql: str, args: list[Any]) -> list[Any]:
     return conn.execute(sql, args).fetchall()
 
 
+_fetchall_sync.single_statement = True  # type: ignore[attr-defined]  # its own snapshot: run_read adds no BEGIN/COMMIT
+
+
 def _page_sync(conn: Any, page_sql: str, count_sql: str, args: list[Any], limit: int, offset: int, convert: Any) -> tuple[list[Any], int]:
     """One page and the total count, read in the same snapshot."""
     rows = conn.execute(page_sql, [*args, limit, offset]).fetchall()

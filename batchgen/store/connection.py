@@ -169,6 +169,10 @@ class Connections:
         """
         try:
             if self._inline is not None:
+                if getattr(fn, "single_statement", False):
+                    # One SELECT is its own snapshot. GET /batches/{id} is what clients poll, and each sqlite3 call
+                    # on the loop releases the GIL and must win it back from ComfyUI's busy worker: one call, not three.
+                    return fn(self._inline, *args)
                 return _run_snapshot(self._inline, fn, args)
             if self._read is not None:
                 return await self._read._execute(_read_snapshot, self._read, fn, args)

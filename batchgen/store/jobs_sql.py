@@ -32,6 +32,14 @@ _CLAIM_SQL = (
     f"AND +not_before <= ? ORDER BY idx LIMIT 1) RETURNING {JOB_COLUMNS}"
 )
 
+# The next ``limit`` due jobs of one batch claimed in one statement (the only batch of its priority level). Each gets a
+# prompt id of its own: a fresh UUID-shaped prefix for the statement and the job id (which a claim never repeats).
+_CLAIM_MANY_SQL = (
+    "UPDATE jobs SET status = 'queued', prompt_id = ? || printf('%012x', id), attempts = attempts + 1, queued_at = ?, owner_id = ?, "
+    "started_at = NULL, finished_at = NULL, not_before = 0 WHERE status = 'pending' AND id IN (SELECT id FROM jobs WHERE "
+    f"batch_id = ? AND status = 'pending' AND +not_before <= ? ORDER BY idx LIMIT ?) RETURNING {JOB_COLUMNS}"
+)
+
 
 def has_due_work_sync(conn: Any, now: float) -> bool:
     """True if a batch that may be fed has a due pending job."""
@@ -180,6 +188,12 @@ def claim_sync(tx: Tx, need: int, now: float, owner_id: str) -> list[Any]:
     claimed: list[Any] = []
     for level in levels(candidates, now):
         active = list(level)
+        if len(active) == 1:
+            # One batch at this level: its next jobs in one statement (each statement is a GIL hand-off with ComfyUI's worker).
+            prefix = str(uuid.uuid4())[:24]
+            rows = tx.execute(_CLAIM_MANY_SQL, (prefix, now, owner_id, active[0], now, need - len(claimed))).fetchall()
+            claimed += sorted(rows, key=lambda r: r["idx"])  # RETURNING gives no order
+            active = []
         while active and len(claimed) < need:
             for batch_id in list(active):
                 if len(claimed) >= need:

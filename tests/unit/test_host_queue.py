@@ -171,6 +171,21 @@ def test_queue_hook_calls_the_original_then_the_listener(native):
     assert server.prompt_queue.updates == 2
 
 
+def test_queue_changes_before_the_listener_ran_cost_one_wake_not_one_each(native):
+    # ComfyUI's worker changes the queue twice per prompt (start, finish); every self-pipe write wakes the loop thread.
+    queue, server, *_ = native
+    seen = []
+    queue.set_listener(lambda: seen.append(len(server.loop.scheduled)))
+    server.queue_updated()
+    server.queue_updated()
+    assert server.prompt_queue.updates == 2 and len(server.loop.scheduled) == 1
+    server.loop.scheduled[0]()
+    server.queue_updated()  # a change after the listener ran: woken again
+    assert len(server.loop.scheduled) == 2
+    server.loop.scheduled[1]()
+    assert seen == [1, 2]
+
+
 def test_lookup_remove_and_outcomes(native):
     queue, server, *_ = native
     q = server.prompt_queue

@@ -364,3 +364,17 @@ async def test_two_processes_opening_a_new_database_at_once_both_open_it(tmp_pat
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_claiming_several_jobs_of_one_batch_is_one_statement_with_a_prompt_id_each(store):
+    batch = await store.create_batch(new_batch(), specs(10))
+    await store.create_batch(new_batch(priority=-1), specs(3))  # a lower level: not reached
+    seen: list[str] = []
+    await store._write._execute(store._write._connection.set_trace_callback, seen.append)
+    _applied, claimed = await store.advance([], 6, time.time(), "owner-a")
+    await store._write._execute(store._write._connection.set_trace_callback, None)
+    assert [c.idx for c in claimed] == list(range(6)) and {c.batch_id for c in claimed} == {batch.id}
+    assert len({c.prompt_id for c in claimed}) == 6 and all(len(c.prompt_id) == 36 for c in claimed)
+    assert sum(1 for sql in seen if sql.lstrip().upper().startswith("UPDATE JOBS")) == 1
+    _applied, more = await store.advance([], 6, time.time(), "owner-a")  # the rest, then the lower level's jobs
+    assert [c.idx for c in more] == [6, 7, 8, 9, 0, 1] and not {c.prompt_id for c in more} & {c.prompt_id for c in claimed}
