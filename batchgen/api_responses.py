@@ -185,6 +185,9 @@ class Template(TemplateSummary):
     """A template with its API-format workflow."""
 
     workflow: dict[str, Any]
+    editor_workflow: dict[str, Any] | None = Field(None, description=(
+        "The graph in the editor's (UI) format when the template has one (bundled templates, and user templates saved with it): "
+        "load it with the editor's loadGraphData; its node ids are those of workflow."))
 
 
 class TemplateList(Reply):
