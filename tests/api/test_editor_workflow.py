@@ -59,3 +59,14 @@ async def test_an_editor_graph_that_is_not_one_is_400_and_nothing_is_saved(env, 
     assert resp.status == 400 and body["error"] == "invalid_editor_workflow", body
     assert "editor" in body["message"]
     assert not (env.user_dir / "templates" / "bad-editor.json").exists()
+
+
+async def test_preview_of_an_inline_workflow_lists_all_its_parameters_also_those_no_job_sets(env):
+    body = {"template": {"workflow": api_graph()}}
+    resp = await env.client.post(f"{API}/batches/preview", data=json.dumps(body), headers={"Content-Type": "application/json"})
+    data = await resp.json()
+    assert resp.status == 200, data
+    by_name = {p["name"]: p for p in data["parameters"]}
+    assert by_name["title"]["source"] == "input_node" and by_name["title"]["slots"] == ["1.value"]
+    assert by_name["seed"]["source"] == "auto" and by_name["seed"]["slots"] == ["2.seed"]
+    assert {b["name"] for b in data["bindings"]} < set(by_name)
