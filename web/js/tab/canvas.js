@@ -1,0 +1,56 @@
+// The tab ↔ canvas bridge: open one job on the canvas, and "Run as batch" for the canvas workflow.
+// ComfyUI is reached only through ctx.host (host.js's canvas block).
+import { applyToGraph, fillApiGraph, slotValues } from "./new/canvas_values.js";
+import { hasSourceNodes } from "./new/fields.js";
+
+function tr(ctx, key, vars) {
+  let text = ctx.t ? ctx.t(`batchgen.canvas.${key}`, vars) : key;
+  if (vars) for (const [k, v] of Object.entries(vars)) text = String(text).split(`{${k}}`).join(String(v));
+  return text;
+}
+
+/** Load one job's workflow with its values into the editor (editor format when the template has it, else the API graph). */
+export async function openJobOnCanvas(ctx, job) {
+  const { host } = ctx;
+  try {
+    const batch = await host.request("GET", `/batches/${job.batch_id}`);
+    if (!batch.template_id) {
+      host.toast("warn", tr(ctx, "open_title"), tr(ctx, "inline_template"), 8000);
+      return false;
+    }
+    const template = await host.request("GET", `/templates/${encodeURIComponent(batch.template_id)}`);
+    const values = slotValues(template.parameters, job);
+    const name = `${batch.name} #${job.idx + 1}`;
+    if (template.editor_workflow) {
+      await host.loadWorkflow(JSON.parse(JSON.stringify(template.editor_workflow)), name);
+      const { missing } = applyToGraph(host.currentGraph(), values);
+      if (missing.length) host.toast("warn", tr(ctx, "open_title"), tr(ctx, "missing_widgets", { slots: missing.join(", ") }), 8000);
+    } else if (!(await host.loadApiWorkflow(fillApiGraph(template.workflow, values), name))) {
+      host.toast("error", tr(ctx, "open_title"), tr(ctx, "no_loader"), 8000);
+      return false;
+    }
+    host.toast("success", tr(ctx, "open_title"), tr(ctx, "opened", { n: job.idx + 1, name: batch.name }), 3000);
+    return true;
+  } catch (err) {
+    host.toast("error", tr(ctx, "open_title"), String(err?.message ?? err), 8000);
+    return false;
+  }
+}
+
+/** "Run as batch": the canvas workflow, when it has BatchGen source nodes, opens in the New batch view. */
+export async function runCanvasAsBatch(ctx) {
+  const { host } = ctx;
+  let prompt;
+  try {
+    prompt = await host.graphToPrompt();
+  } catch (err) {
+    host.toast("error", tr(ctx, "run_as_batch"), String(err?.message ?? err), 8000);
+    return false;
+  }
+  if (!hasSourceNodes(prompt?.output)) {
+    host.toast("info", tr(ctx, "run_as_batch"), tr(ctx, "no_sources"), 8000);
+    return false;
+  }
+  ctx.navigate("new", { preset: "canvas" });
+  return true;
+}
