@@ -2,12 +2,12 @@
 // State lives in ctx.state (the tab is rebuilt each time it opens); ComfyUI is reached only through ctx.host.
 import { h, fill, debounce, section } from "./new/dom.js";
 import { ensureStyles } from "./new/styles.js";
-import { CANVAS, emptyForm, promptLines, requestBody, saveTemplateBody } from "./new/form.js";
+import { CANVAS, emptyForm, etaText, promptLines, requestBody, saveTemplateBody } from "./new/form.js";
 import { fieldSpecs } from "./new/fields.js";
 import { problemOf } from "./new/problems.js";
 import { wildcardTotal } from "./new/wildcards.js";
 import { drawPreview, showProblems } from "./new/preview_panel.js";
-import { axesSection, optionsSection, paramsSection, rowsSection, templateSection } from "./new/sections.js";
+import { axesSection, gridText, optionsSection, paramsSection, rowsSection, templateSection } from "./new/sections.js";
 
 const PREVIEW_ROWS = 8;
 
@@ -115,10 +115,11 @@ class NewBatchView {
     this.panel = h("div", { class: "bgn-preview", dataset: { testid: "preview" } });
     this.runButton = h("button", { class: "bgn-primary", dataset: { testid: "run" }, onclick: () => this.run() }, this.t("run"));
     this.status = h("span", { class: "bgn-hint", dataset: { testid: "run-status" } });
+    this.total = h("span", { class: "bgn-total", dataset: { testid: "run-total" } });
     fill(this.el, h("div", { class: "bgn", dataset: { testid: "new-batch" } },
       templateSection(v), rowsSection(v), paramsSection(v), axesSection(v), optionsSection(v),
       section(this.t("preview"), this.panel),
-      h("div", { class: "bgn-actions" }, this.status, this.runButton)));
+      h("div", { class: "bgn-actions" }, this.total, this.status, this.runButton)));
     this.liveCounts();
     this.showState();
   }
@@ -127,6 +128,8 @@ class NewBatchView {
     const lines = promptLines(this.form.prompts);
     const count = this.el.querySelector('[data-testid="prompts-count"]');
     if (count) count.textContent = lines.length ? this.t("prompts_count", { n: lines.length }) : this.t("prompts_hint");
+    const shape = this.el.querySelector('[data-testid="grid-shape"]');
+    if (shape) shape.textContent = gridText(this);
     const wc = this.el.querySelector('[data-testid="wildcards-count-live"]');
     if (wc) {
       const got = wildcardTotal(lines, this.form.wildcards.mode, Number(this.form.wildcards.count) || 1);
@@ -147,13 +150,17 @@ class NewBatchView {
     const p = this.st.preview;
     const ready = !this.pending && !this.running && p && !this.st.problems.length && p.total > 0;
     this.runButton.disabled = !ready;
+    const eta = etaText(p?.eta?.seconds);
+    this.total.textContent = p && p.total !== null && p.total !== undefined && !this.st.problems.length
+      ? [this.t("jobs_n", { n: p.total }), eta ? this.t("eta", { t: eta }) : null].filter(Boolean).join(" · ") : "";
     this.status.textContent = this.running ? this.t("creating") : this.st.problems.length ? this.t("fix_problems", { n: this.st.problems.length }) : "";
   }
 
   async runPreview() {
     const seq = ++this.seq;
     const { body, problems } = requestBody(this.form, this.fields(), this.st.canvas);
-    if (problems.some((p) => p.field === "template")) {
+    // Values the form already knows are wrong are not sent: the server would only answer 400 for the same mistakes.
+    if (problems.length) {
       Object.assign(this.st, { preview: null, problems });
       this.pending = false;
       return this.showState();

@@ -118,11 +118,17 @@ export function paramsSection(v) {
   return section(t("params"), rows.length ? rows : h("div", { class: "bgn-hint" }, t("params_none")));
 }
 
+/** "3 × 3 = 9 cells" for the axes with a parameter ("" without any). */
+export function gridText(v) {
+  const types = Object.fromEntries((v.parameters() || []).map((p) => [p.name, p.type]));
+  const shape = gridShape(v.form.axes, (p) => types[p] ?? "text");
+  return shape.dims.length ? v.t("grid_shape", { dims: shape.dims.map((d) => d ?? "?").join(" × "), cells: shape.cells ?? "?" }) : "";
+}
+
 /** The axes builder: rows of parameter, values or range, labels. */
 export function axesSection(v) {
   const { t, form } = v;
   const names = (v.parameters() || []).map((p) => p.name);
-  const types = Object.fromEntries((v.parameters() || []).map((p) => [p.name, p.type]));
   const rows = form.axes.map((axis, i) => {
     const param = h("select", { dataset: { testid: `axis-param-${i}` } }, h("option", { value: "" }, "—"), names.map((n) => h("option", { value: n }, n)));
     param.value = axis.param;
@@ -133,16 +139,14 @@ export function axesSection(v) {
     const key = axis.mode === "range" ? "range" : "values";
     const vals = bind(h("input", { type: "text", placeholder: t(`axis_${key}_ph`), dataset: { testid: `axis-values-${i}` } }),
       () => axis[key], (x) => { axis[key] = x; }, () => v.changed());
-    const remove = h("button", { title: t("remove"), onclick: () => { form.axes.splice(i, 1); v.refresh(); } }, "✕");
+    const remove = h("button", { title: t("remove"), dataset: { testid: `axis-remove-${i}` }, onclick: () => { form.axes.splice(i, 1); v.refresh(); } }, "✕");
     return h("div", { class: "bgn-axis" }, param, mode, vals, remove);
   });
-  const shape = gridShape(form.axes, (p) => types[p] ?? "text");
   return section(t("axes"), h("div", { class: "bgn-row", dataset: { field: "axes" } }, h("div", { class: "bgn-control", style: "grid-column: 1 / -1" },
     ...rows,
     h("div", { class: "bgn-inline" },
       h("button", { dataset: { testid: "axis-add" }, onclick: () => { form.axes.push(newAxis()); v.refresh(); }, disabled: form.axes.length >= 16 }, t("axis_add")),
-      shape.dims.length ? h("span", { class: "bgn-hint", dataset: { testid: "grid-shape" } },
-        t("grid_shape", { dims: shape.dims.map((d) => d ?? "?").join(" × "), cells: shape.cells ?? "?" })) : null),
+      h("span", { class: "bgn-hint", dataset: { testid: "grid-shape" } }, gridText(v))),
     h("div", { class: "bgn-problems", dataset: { problems: "axes" }, role: "alert" }))));
 }
 

@@ -15,6 +15,9 @@ const CSS = `
   border-radius: 4px; padding: 4px 6px; font: inherit; }
 .bgn textarea { resize: vertical; min-height: 84px; font-family: inherit; line-height: 1.35; }
 .bgn .bgn-inline input, .bgn .bgn-inline select { width: auto; flex: 1 1 70px; }
+.bgn input[type=checkbox] { flex: none; width: auto; margin: 0; accent-color: var(--p-primary-color, auto); }
+.bgn label.bgn-inline { gap: 6px; cursor: pointer; flex-wrap: nowrap; }
+.bgn-actions .bgn-total { margin-right: auto; font-size: 13px; }
 .bgn input:focus, .bgn select:focus, .bgn textarea:focus { outline: 1px solid var(--p-primary-color, var(--border-color)); outline-offset: 0; }
 .bgn-invalid input, .bgn-invalid select, .bgn-invalid textarea { border-color: var(--error-text); }
 .bgn-problems:empty { display: none; }

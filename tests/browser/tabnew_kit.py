@@ -1,0 +1,132 @@
+"""Helpers of the New batch browser tests: open the editor and the New batch view, fill the form, wait for the preview."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .conftest import ARTIFACTS
+
+EXT = "/extensions/comfyui-batchgen/js"
+# The editor's model-free test workflow: a BatchGen Input (int) sets EmptyImage's width, ImageInvert, SaveImage.
+CANVAS_API = {
+    "1": {"class_type": "BatchGenInputInt", "inputs": {"name": "width", "value": 96}},
+    "2": {"class_type": "EmptyImage", "inputs": {"width": ["1", 0], "height": 64, "batch_size": 1, "color": 255}},
+    "3": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+    "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "canvas"}},
+}
+
+
+def open_editor(comfy, page, light: bool = False) -> None:
+    """The editor, loaded, with the dark (default) or light palette; failed responses are recorded with their URL."""
+    comfy.post("/settings/Comfy.ColorPalette", "light" if light else "dark")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.bad_responses = []
+    page.on("response", lambda r: page.bad_responses.append((r.status, r.url)) if r.status >= 400 else None)
+    page.goto(comfy.url + "/", wait_until="domcontentloaded")
+    page.wait_for_function("() => window.app?.graph && window.app.extensionManager", timeout=90_000)
+    page.wait_for_timeout(800)
+    # An empty canvas: the default workflow's missing models would only put the editor's own warning over the screenshots.
+    page.evaluate("() => { window.app.graph.clear(); document.querySelectorAll('.p-toast-close-button').forEach((b) => b.click()); }")
+
+
+def open_new_view(page, preset: str | None = None) -> None:
+    """Mount the New batch view in a panel the size of the sidebar tab, with the same ctx the tab gives it."""
+    page.evaluate("""async ({ext, preset}) => {
+        const host = await import(ext + "/host.js");
+        const view = await import(ext + "/tab/new_batch.js");
+        const i18n = await (await fetch("/api/i18n")).json();
+        const locale = window.app.extensionManager.setting.get("Comfy.Locale") || "en";
+        const messages = i18n[locale] || i18n.en;
+        const t = (key) => key.split(".").reduce((o, k) => (o ? o[k] : undefined), messages) ?? key;
+        const request = async (method, path, body) => {
+            const r = await host.api.fetchApi("/batchgen/v1" + path, body === undefined ? {method} :
+                {method, body: JSON.stringify(body), headers: {"Content-Type": "application/json"}});
+            const data = await r.json().catch(() => null);
+            if (!r.ok) { const e = new Error(data?.message || r.statusText); Object.assign(e, {status: r.status, code: data?.error, details: data?.details}); throw e; }
+            return data;
+        };
+        const upload = async (file) => { const f = new FormData(); f.append("file", file);
+            const r = await host.api.fetchApi("/batchgen/v1/uploads", {method: "POST", body: f}); const d = await r.json();
+            if (!r.ok) { const e = new Error(d.message); Object.assign(e, {status: r.status, code: d.error, details: d.details}); throw e; } return d; };
+        let panel = document.getElementById("bgn-test-panel");
+        panel?.remove();
+        panel = document.createElement("div");
+        panel.id = "bgn-test-panel";
+        panel.style.cssText = "position:fixed;left:48px;top:40px;bottom:0;width:460px;overflow:auto;z-index:1000;background:var(--comfy-menu-bg);border-right:1px solid var(--border-color)";
+        document.body.append(panel);
+        window.__bgnNav = [];
+        window.__bgnState = window.__bgnState || {};
+        const ctx = {host: {...host, request, upload}, t, state: window.__bgnState,
+                     navigate: (v, p) => window.__bgnNav.push([v, p])};
+        window.__bgnCtx = ctx;
+        view.render(panel, ctx, preset ? {preset} : {});
+    }""", {"ext": EXT, "preset": preset})
+    page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
+
+
+def pick_template(page, template_id: str) -> None:
+    page.select_option('[data-testid="template"]', template_id)
+    page.wait_for_timeout(300)
+
+
+def preview_total(page, expected: int, timeout: float = 20.0) -> None:
+    """Wait until the preview shows `expected` jobs and is not checking any more."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if page.locator('[data-testid="preview-pending"]').count() == 0:
+            loc = page.locator('[data-testid="preview-total"] strong')
+            last = loc.inner_text() if loc.count() else None
+            if last == str(expected):
+                return
+        page.wait_for_timeout(150)
+    raise AssertionError(f"preview shows {last!r} jobs, expected {expected}; problems: {problems(page)}")
+
+
+def problems(page) -> dict[str, list[str]]:
+    """The problems shown, by field."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('[data-problems]')]
+        .filter((s) => s.children.length).map((s) => [s.dataset.problems, [...s.children].map((c) => c.textContent)]))""")
+
+
+def run_and_get_batch(page, timeout: float = 15.0) -> str:
+    """Press Run (it must be enabled) and return the id of the batch it navigated to."""
+    run = page.locator('[data-testid="run"]')
+    run.wait_for(state="visible")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"run\"]').disabled", timeout=timeout * 1000)
+    run.click()
+    page.wait_for_function("() => window.__bgnNav.length > 0", timeout=timeout * 1000)
+    view, params = page.evaluate("() => window.__bgnNav.at(-1)")
+    assert view == "detail", view
+    return params["id"]
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"tab-new-{name}.png"))
+
+
+def console_errors(page) -> list[str]:
+    """Uncaught errors, console errors about us, and failed responses of our routes and files.
+
+    A fresh editor logs its own errors (404s for user files, the default workflow's model downloads blocked by the CSP,
+    "graph accessed before initialization"); those are not ours.
+    """
+    ours = [f"{status} {url}" for status, url in getattr(page, "bad_responses", []) if "batchgen" in url]
+    return ours + [text for kind, text in page.console_messages
+                   if kind == "pageerror" or (kind == "error" and "batchgen" in text.lower())]
+
+
+def api_upload(page, name: str, data: bytes, mime: str) -> dict:
+    """Upload through the page (multipart, as the form does)."""
+    return page.evaluate("""async ({name, bytes, mime}) => {
+        const f = new FormData(); f.append("file", new File([new Uint8Array(bytes)], name, {type: mime}));
+        const r = await fetch("/api/batchgen/v1/uploads", {method: "POST", body: f}); return await r.json(); }""",
+        {"name": name, "bytes": list(data), "mime": mime})
+
+
+def load_api_on_canvas(page, api: dict) -> dict:
+    """Put an API-format workflow on the canvas (the frontend's loadApiJson) and answer what graphToPrompt makes of it."""
+    return page.evaluate("""async (api) => { await window.app.loadApiJson(api, "bgn-test");
+        await new Promise((r) => setTimeout(r, 300)); return (await window.app.graphToPrompt()).output; }""", json.loads(json.dumps(api)))
