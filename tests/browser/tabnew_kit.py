@@ -43,17 +43,23 @@ def open_new_view(page, preset: str | None = None) -> None:
             const r = await host.api.fetchApi("/batchgen/v1" + path, body === undefined ? {method} :
                 {method, body: JSON.stringify(body), headers: {"Content-Type": "application/json"}});
             const data = await r.json().catch(() => null);
-            if (!r.ok) { const e = new Error(data?.message || r.statusText); Object.assign(e, {status: r.status, code: data?.error, details: data?.details}); throw e; }
+            if (!r.ok) {
+                const e = new Error(data?.message || r.statusText);
+                Object.assign(e, {status: r.status, code: data?.error, details: data?.details});
+                throw e;
+            }
             return data;
         };
         const upload = async (file) => { const f = new FormData(); f.append("file", file);
             const r = await host.api.fetchApi("/batchgen/v1/uploads", {method: "POST", body: f}); const d = await r.json();
-            if (!r.ok) { const e = new Error(d.message); Object.assign(e, {status: r.status, code: d.error, details: d.details}); throw e; } return d; };
+            if (!r.ok) { const e = new Error(d.message); Object.assign(e, {status: r.status, code: d.error}); throw e; }
+            return d; };
         let panel = document.getElementById("bgn-test-panel");
         panel?.remove();
         panel = document.createElement("div");
         panel.id = "bgn-test-panel";
-        panel.style.cssText = "position:fixed;left:48px;top:40px;bottom:0;width:460px;overflow:auto;z-index:1000;background:var(--comfy-menu-bg);border-right:1px solid var(--border-color)";
+        panel.style.cssText = "position:fixed;left:48px;top:40px;bottom:0;width:460px;overflow:auto;z-index:1000;" +
+            "background:var(--comfy-menu-bg);border-right:1px solid var(--border-color)";
         document.body.append(panel);
         window.__bgnNav = [];
         window.__bgnState = window.__bgnState || {};
