@@ -8,6 +8,7 @@ import time
 from .conftest import ARTIFACTS
 
 EXT = "/extensions/comfyui-batchgen/js"
+TAB_BUTTON = ".batchgen-tab-button, [data-testid=batchgen-tab-button]"  # a class until 1.49, a data-testid in 1.58
 # The editor's model-free test workflow: a BatchGen Input (int) sets EmptyImage's width, ImageInvert, SaveImage.
 CANVAS_API = {
     "1": {"class_type": "BatchGenInputInt", "inputs": {"name": "width", "value": 96}},
@@ -31,43 +32,18 @@ def open_editor(comfy, page, light: bool = False) -> None:
 
 
 def open_new_view(page, preset: str | None = None) -> None:
-    """Mount the New batch view in a panel the size of the sidebar tab, with the same ctx the tab gives it."""
-    page.evaluate("""async ({ext, preset}) => {
-        const host = await import(ext + "/host.js");
-        const view = await import(ext + "/tab/new_batch.js");
-        const i18n = await (await fetch("/api/i18n")).json();
-        const locale = window.app.extensionManager.setting.get("Comfy.Locale") || "en";
-        const messages = i18n[locale] || i18n.en;
-        const t = (key) => key.split(".").reduce((o, k) => (o ? o[k] : undefined), messages) ?? key;
-        const request = async (method, path, body) => {
-            const r = await host.api.fetchApi("/batchgen/v1" + path, body === undefined ? {method} :
-                {method, body: JSON.stringify(body), headers: {"Content-Type": "application/json"}});
-            const data = await r.json().catch(() => null);
-            if (!r.ok) {
-                const e = new Error(data?.message || r.statusText);
-                Object.assign(e, {status: r.status, code: data?.error, details: data?.details});
-                throw e;
-            }
-            return data;
-        };
-        const upload = async (file) => { const f = new FormData(); f.append("file", file);
-            const r = await host.api.fetchApi("/batchgen/v1/uploads", {method: "POST", body: f}); const d = await r.json();
-            if (!r.ok) { const e = new Error(d.message); Object.assign(e, {status: r.status, code: d.error}); throw e; }
-            return d; };
-        let panel = document.getElementById("bgn-test-panel");
-        panel?.remove();
-        panel = document.createElement("div");
-        panel.id = "bgn-test-panel";
-        panel.style.cssText = "position:fixed;left:48px;top:40px;bottom:0;width:460px;overflow:auto;z-index:1000;" +
-            "background:var(--comfy-menu-bg);border-right:1px solid var(--border-color)";
-        document.body.append(panel);
-        window.__bgnNav = [];
-        window.__bgnState = window.__bgnState || {};
-        const ctx = {host: {...host, request, upload}, t, state: window.__bgnState,
-                     navigate: (v, p) => window.__bgnNav.push([v, p])};
-        window.__bgnCtx = ctx;
-        view.render(panel, ctx, preset ? {preset} : {});
-    }""", {"ext": EXT, "preset": preset})
+    """Open the BatchGen tab and its New batch view: from the list's New batch button, or with preset="canvas"
+    through the "Run as batch" command (what its menu entry and action-bar button run)."""
+    if preset == "canvas":
+        page.evaluate("() => window.app.extensionManager.command.execute('BatchGen.RunAsBatch')")
+    else:
+        if not page.locator(".batchgen-tab").is_visible():
+            page.locator(TAB_BUTTON).first.click()
+        page.locator(".batchgen-tab").wait_for(timeout=15_000)
+        if page.locator(".batchgen-tab .bg-view-detail").count():
+            page.locator(".batchgen-tab .bg-view-detail .bg-toolbar .bg-btn").first.click()  # ← Back to the list
+        if page.locator('[data-testid="new-batch"]').count() == 0:
+            page.locator(".batchgen-tab .bg-view-list .bg-primary").first.click()
     page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
 
 
@@ -96,16 +72,17 @@ def problems(page) -> dict[str, list[str]]:
         .filter((s) => s.children.length).map((s) => [s.dataset.problems, [...s.children].map((c) => c.textContent)]))""")
 
 
-def run_and_get_batch(page, timeout: float = 15.0) -> str:
-    """Press Run (it must be enabled) and return the id of the batch it navigated to."""
+def run_and_get_batch(comfy, page, timeout: float = 15.0) -> str:
+    """Press Run (it must be enabled): the tab shows the detail view of the new batch; returns its id."""
     run = page.locator('[data-testid="run"]')
     run.wait_for(state="visible")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"run\"]').disabled", timeout=timeout * 1000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"run\"]')?.disabled", timeout=timeout * 1000)
+    before = {b["id"] for b in comfy.get("/batchgen/v1/batches?limit=50")["batches"]}
     run.click()
-    page.wait_for_function("() => window.__bgnNav.length > 0", timeout=timeout * 1000)
-    view, params = page.evaluate("() => window.__bgnNav.at(-1)")
-    assert view == "detail", view
-    return params["id"]
+    page.wait_for_selector(".batchgen-tab .bg-view-detail", timeout=timeout * 1000)
+    new = [b["id"] for b in comfy.get("/batchgen/v1/batches?limit=50")["batches"] if b["id"] not in before]
+    assert len(new) == 1, new
+    return new[0]
 
 
 def shot(page, name: str) -> None:

@@ -44,7 +44,7 @@ def test_twenty_text_cards_from_the_form_preview_twenty_run_and_complete(comfy, 
     assert page.locator('[data-testid="prompts-count"]').inner_text().startswith("20")
     assert page.locator('[data-testid="preview-rows"] tbody tr').count() == 8
     shot(page, "cards-dark")
-    batch_id = run_and_get_batch(page)
+    batch_id = run_and_get_batch(comfy, page)
     batch = comfy.wait_batch(batch_id, timeout=120)
     assert batch["status"] == "succeeded" and batch["total"] == 20 and batch["name"] == "form cards", batch
     jobs = comfy.get(f"/batchgen/v1/batches/{batch_id}/jobs?limit=20")["jobs"]
@@ -99,7 +99,7 @@ def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet(comfy, page):
     assert page.locator('[data-testid="grid-shape"]').inner_text().startswith("3 × 3 = 9")
     preview_total(page, 9)
     shot(page, "grid-dark")
-    batch_id = run_and_get_batch(page)
+    batch_id = run_and_get_batch(comfy, page)
     batch = comfy.wait_batch(batch_id, timeout=120)
     assert batch["status"] == "succeeded" and batch["total"] == 9
     for _ in range(50):
@@ -130,7 +130,7 @@ def test_a_csv_and_an_image_set_uploaded_through_the_form(comfy, page):
     rows = page.locator('[data-testid="preview-rows"] tbody tr')
     assert rows.count() == 3 and "第一行" in rows.nth(0).inner_text() and "192" in rows.nth(1).inner_text()
     shot(page, "table-dark")
-    table_batch = run_and_get_batch(page)
+    table_batch = run_and_get_batch(comfy, page)
     assert comfy.wait_batch(table_batch, timeout=60)["status"] == "succeeded"
 
     open_new_view(page)
@@ -145,7 +145,7 @@ def test_a_csv_and_an_image_set_uploaded_through_the_form(comfy, page):
     preview_total(page, 3)
     page.wait_for_function("() => [...document.querySelectorAll('.bgn-thumbs img')].every((i) => i.complete && i.naturalWidth > 0)")
     shot(page, "images-dark")
-    image_batch = run_and_get_batch(page)
+    image_batch = run_and_get_batch(comfy, page)
     batch = comfy.wait_batch(image_batch, timeout=60)
     assert batch["status"] == "succeeded" and batch["total"] == 3, batch
     assert console_errors(page) == []
@@ -163,7 +163,7 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     page.fill('[data-testid="axis-values-0"]', "64, 80, 112")
     preview_total(page, 3)
     shot(page, "canvas-light")
-    inline_batch = run_and_get_batch(page)
+    inline_batch = run_and_get_batch(comfy, page)
     assert comfy.wait_batch(inline_batch, timeout=60)["status"] == "succeeded"
 
     open_new_view(page, preset="canvas")
@@ -177,14 +177,14 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     page.select_option('[data-testid="axis-param-0"]', "width")
     page.fill('[data-testid="axis-values-0"]', "72, 88")
     preview_total(page, 2)
-    saved_batch = run_and_get_batch(page)
+    saved_batch = run_and_get_batch(comfy, page)
     assert comfy.wait_batch(saved_batch, timeout=60)["status"] == "succeeded"
     job = comfy.get(f"/batchgen/v1/batches/{saved_batch}/jobs")["jobs"][1]
     assert job["params"]["width"] == 88
 
     page.evaluate("() => window.app.graph.clear()")
     opened = page.evaluate("""async (job) => { const canvas = await import("/extensions/comfyui-batchgen/js/tab/canvas.js");
-        return await canvas.openJobOnCanvas(window.__bgnCtx, job); }""", job)
+        return await canvas.openJobOnCanvas(canvas.installedCtx(), job); }""", job)
     assert opened is True, console_errors(page)
     page.wait_for_timeout(500)
     widgets = page.evaluate("""() => { const g = window.app.canvas?.graph ?? window.app.graph;

@@ -74,3 +74,9 @@ host.registerExtension({
     badge();
   },
 });
+
+// ---- canvas (tab-new) ----
+// "Run as batch" (command, menu entry, action-bar button) opens the tab's New batch view on the canvas workflow.
+import { installCanvasCommands } from "./tab/canvas.js";
+
+installCanvasCommands(shell.ctx, () => host.showTab(TAB_ID));

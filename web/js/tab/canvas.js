@@ -37,8 +37,8 @@ export async function openJobOnCanvas(ctx, job) {
   }
 }
 
-/** "Run as batch": the canvas workflow, when it has BatchGen source nodes, opens in the New batch view. */
-export async function runCanvasAsBatch(ctx) {
+/** "Run as batch": the canvas workflow, when it has BatchGen source nodes, opens in the New batch view (the tab opens). */
+export async function runCanvasAsBatch(ctx, showTab = null) {
   const { host } = ctx;
   let prompt;
   try {
@@ -52,5 +52,26 @@ export async function runCanvasAsBatch(ctx) {
     return false;
   }
   ctx.navigate("new", { preset: "canvas" });
+  showTab?.();
   return true;
+}
+
+let installed = null;
+
+/** Register the "Run as batch" command, menu entry and action-bar button once, for the tab's ctx. */
+export function installCanvasCommands(ctx, showTab) {
+  if (installed) return;
+  installed = ctx;
+  // Registered at startup, before the tab's translations load: the frontend translates command labels itself
+  // (locales/<lang>/commands.json); these English texts are the fallback it shows without one.
+  ctx.host.registerCanvasCommands({
+    run: () => runCanvasAsBatch(ctx, showTab),
+    label: "Run as batch",
+    tooltip: "Make a batch from this workflow in the BatchGen tab",
+  });
+}
+
+/** The ctx the commands were installed with (null before). */
+export function installedCtx() {
+  return installed;
 }

@@ -47,7 +47,7 @@ class NewBatchView {
   inputImageUrl(image) {
     const [subfolder, filename] = image.includes("/") ? [image.slice(0, image.lastIndexOf("/")), image.slice(image.lastIndexOf("/") + 1)] : ["", image];
     const q = new URLSearchParams({ filename, subfolder, type: "input" });
-    return this.host.api.apiURL(`/view?${q}`);
+    return this.host.comfyURL(`/view?${q}`);
   }
 
   async mount(preset) {
@@ -116,7 +116,11 @@ class NewBatchView {
     this.runButton = h("button", { class: "bgn-primary", dataset: { testid: "run" }, onclick: () => this.run() }, this.t("run"));
     this.status = h("span", { class: "bgn-hint", dataset: { testid: "run-status" } });
     this.total = h("span", { class: "bgn-total", dataset: { testid: "run-total" } });
+    const ctx = this.ctx;
     fill(this.el, h("div", { class: "bgn", dataset: { testid: "new-batch" } },
+      h("div", { class: "bg-toolbar" },
+        h("button", { class: "bg-btn", onclick: () => ctx.navigate("list") }, "← ", ctx.t("batchgen.common.back")),
+        h("span", { class: "bg-title" }, this.t("title"))),
       templateSection(v), rowsSection(v), paramsSection(v), axesSection(v), optionsSection(v),
       section(this.t("preview"), this.panel),
       h("div", { class: "bgn-actions" }, this.total, this.status, this.runButton)));
@@ -251,6 +255,6 @@ class NewBatchView {
 export function render(el, ctx, params = {}) {
   ensureStyles(el.ownerDocument || document);
   const view = new NewBatchView(el, ctx, stateOf(ctx));
-  view.mount(params?.preset);
+  view.mount(params?.preset ?? (params?.source === "canvas" ? "canvas" : undefined));
   return () => view.destroy();
 }
