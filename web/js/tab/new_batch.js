@@ -120,10 +120,10 @@ class NewBatchView {
     fill(this.el, h("div", { class: "bgn", dataset: { testid: "new-batch" } },
       h("div", { class: "bg-toolbar" },
         h("button", { class: "bg-btn", onclick: () => ctx.navigate("list") }, "← ", ctx.t("batchgen.common.back")),
-        h("span", { class: "bg-title" }, this.t("title"))),
+        h("span", { class: "bg-title" }, this.t("title")), this.total),
       templateSection(v), rowsSection(v), paramsSection(v), axesSection(v), optionsSection(v),
       section(this.t("preview"), this.panel),
-      h("div", { class: "bgn-actions" }, this.total, this.status, this.runButton)));
+      h("div", { class: "bgn-actions" }, this.status, this.runButton)));
     this.liveCounts();
     this.showState();
   }

@@ -17,7 +17,7 @@ export function templateSection(v) {
   const select = h("select", { dataset: { testid: "template" }, onchange: (e) => v.selectTemplate(e.target.value) },
     h("option", { value: "", disabled: true }, t("choose_template")),
     h("option", { value: CANVAS }, t("current_workflow")),
-    (v.st.templates || []).map((tp) => h("option", { value: tp.id, title: tp.description }, tp.name && tp.name !== tp.id ? `${tp.name} (${tp.id})` : tp.id)));
+    (v.st.templates || []).map((tp) => h("option", { value: tp.id, title: `${tp.id}: ${tp.description}` }, tp.name || tp.id)));
   select.value = form.template || "";
   const parts = [row(t("template"), "template", select)];
   if (form.template === CANVAS) {
@@ -140,7 +140,7 @@ export function axesSection(v) {
     const vals = bind(h("input", { type: "text", placeholder: t(`axis_${key}_ph`), dataset: { testid: `axis-values-${i}` } }),
       () => axis[key], (x) => { axis[key] = x; }, () => v.changed());
     const remove = h("button", { title: t("remove"), dataset: { testid: `axis-remove-${i}` }, onclick: () => { form.axes.splice(i, 1); v.refresh(); } }, "✕");
-    return h("div", { class: "bgn-axis" }, param, mode, vals, remove);
+    return h("div", { class: "bgn-axis" }, param, mode, remove, vals);
   });
   return section(t("axes"), h("div", { class: "bgn-row", dataset: { field: "axes" } }, h("div", { class: "bgn-control", style: "grid-column: 1 / -1" },
     ...rows,

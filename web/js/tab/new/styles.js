@@ -1,8 +1,9 @@
 // The New batch view's CSS: ComfyUI's theme variables only (dark and light palettes), injected once.
 
 const CSS = `
-.bgn { display: flex; flex-direction: column; gap: 10px; padding: 8px 10px 16px; color: var(--fg-color); font-size: 13px;
-  box-sizing: border-box; max-width: 100%; }
+.bgn { display: flex; flex-direction: column; gap: 10px; padding: 0 2px; color: var(--fg-color); font-size: 13px;
+  box-sizing: border-box; max-width: 100%; flex: 1 1 auto; min-height: 0; overflow-y: auto; overflow-x: hidden; }
+.bgn > * { flex: none; }
 .bgn *, .bgn *::before, .bgn *::after { box-sizing: border-box; }
 .bgn-section { border: 1px solid var(--border-color); border-radius: 6px; padding: 8px 10px; background: var(--comfy-menu-secondary-bg, var(--comfy-menu-bg)); min-width: 0; }
 .bgn-h { margin: 0 0 6px; font-size: 12px; font-weight: 600; text-transform: uppercase; letter-spacing: .04em; color: var(--descrip-text); }
@@ -14,10 +15,9 @@ const CSS = `
   width: 100%; min-width: 0; background: var(--comfy-input-bg); color: var(--input-text); border: 1px solid var(--border-color);
   border-radius: 4px; padding: 4px 6px; font: inherit; }
 .bgn textarea { resize: vertical; min-height: 84px; font-family: inherit; line-height: 1.35; }
-.bgn .bgn-inline input, .bgn .bgn-inline select { width: auto; flex: 1 1 70px; }
+.bgn .bgn-inline input, .bgn .bgn-inline select { width: auto; flex: 1 1 96px; }
 .bgn input[type=checkbox] { flex: none; width: auto; margin: 0; accent-color: var(--p-primary-color, auto); }
 .bgn label.bgn-inline { gap: 6px; cursor: pointer; flex-wrap: nowrap; }
-.bgn-actions .bgn-total { margin-right: auto; font-size: 13px; }
 .bgn input:focus, .bgn select:focus, .bgn textarea:focus { outline: 1px solid var(--p-primary-color, var(--border-color)); outline-offset: 0; }
 .bgn-invalid input, .bgn-invalid select, .bgn-invalid textarea { border-color: var(--error-text); }
 .bgn-problems:empty { display: none; }
@@ -30,7 +30,8 @@ const CSS = `
 .bgn button:disabled { opacity: .5; cursor: not-allowed; }
 .bgn button.bgn-primary { background: var(--p-primary-color, var(--comfy-input-bg)); color: var(--p-primary-contrast-color, var(--input-text));
   border-color: transparent; font-weight: 600; padding: 6px 18px; }
-.bgn-axis { display: grid; grid-template-columns: minmax(0, 1.1fr) minmax(0, .9fr) minmax(0, 2fr) auto; gap: 4px; margin: 4px 0; }
+.bgn-axis { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr) auto; gap: 4px; margin: 4px 0 8px; }
+.bgn-axis > input[type=text] { grid-column: 1 / -1; }
 .bgn-axis input, .bgn-axis select { width: 100%; }
 .bgn-table-wrap { overflow-x: auto; max-width: 100%; border: 1px solid var(--border-color); border-radius: 4px; }
 .bgn-table { border-collapse: collapse; width: 100%; font-size: 12px; }
@@ -42,8 +43,8 @@ const CSS = `
 .bgn-summary strong { font-size: 18px; }
 .bgn-thumbs { display: flex; gap: 4px; flex-wrap: wrap; }
 .bgn-thumbs img { width: 48px; height: 48px; object-fit: cover; border-radius: 3px; border: 1px solid var(--border-color); background: var(--comfy-input-bg); }
-.bgn-actions { display: flex; gap: 8px; align-items: center; justify-content: flex-end; flex-wrap: wrap; position: sticky; bottom: 0;
-  padding: 8px 0 2px; background: var(--comfy-menu-bg); border-top: 1px solid var(--border-color); }
+.bgn-actions { display: flex; gap: 8px; align-items: center; justify-content: flex-end; flex-wrap: wrap; padding: 2px 0 8px; }
+.bgn .bg-toolbar .bgn-total { margin-left: auto; color: var(--descrip-text); font-size: 12px; white-space: nowrap; }
 .bgn-params { display: flex; flex-wrap: wrap; gap: 4px; }
 `;
 
