@@ -79,7 +79,10 @@ def page(comfy):
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.console_messages = []
+        page.console_sources = []  # (type, text, url of the script or resource it came from)
         page.on("console", lambda msg: page.console_messages.append((msg.type, msg.text)))
+        page.on("console", lambda msg: page.console_sources.append((msg.type, msg.text, (msg.location or {}).get("url", ""))))
         page.on("pageerror", lambda exc: page.console_messages.append(("pageerror", str(exc))))
+        page.on("pageerror", lambda exc: page.console_sources.append(("pageerror", str(exc), str(exc.stack or ""))))
         yield page
         browser.close()
