@@ -43,6 +43,7 @@ def test_twenty_text_cards_from_the_form_preview_twenty_run_and_complete(comfy, 
     preview_total(page, 20)
     assert page.locator('[data-testid="prompts-count"]').inner_text().startswith("20")
     assert page.locator('[data-testid="preview-rows"] tbody tr').count() == 8
+    page.locator('[data-testid="preview-rows"]').scroll_into_view_if_needed()
     shot(page, "cards-dark")
     batch_id = run_and_get_batch(comfy, page)
     batch = comfy.wait_batch(batch_id, timeout=120)
@@ -85,9 +86,18 @@ def test_problems_are_shown_next_to_their_fields_and_run_stays_disabled(comfy, p
     assert console_errors(page) == []
 
 
-def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet(comfy, page):
-    open_editor(comfy, page)
-    open_new_view(page)
+def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet_in_chinese(comfy, page):
+    comfy.post("/settings/Comfy.Locale", "zh")
+    try:
+        open_editor(comfy, page)
+        open_new_view(page)
+        assert page.locator(".batchgen-tab .bg-title").first.inner_text() == "新建批次"
+        grid_batch(comfy, page)
+    finally:
+        comfy.post("/settings/Comfy.Locale", "en")
+
+
+def grid_batch(comfy, page):
     pick_template(page, "text-card")
     page.fill('[data-testid="name"]', "grid")
     page.fill('[data-testid="prompts"]', "grid cell")
@@ -96,7 +106,7 @@ def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet(comfy, page):
         page.select_option(f'[data-testid="axis-param-{i}"]', param)
         page.fill(f'[data-testid="axis-values-{i}"]', values)
     page.wait_for_timeout(200)
-    assert page.locator('[data-testid="grid-shape"]').inner_text().startswith("3 × 3 = 9")
+    assert page.locator('[data-testid="grid-shape"]').inner_text() == "3 × 3 = 9 格"
     preview_total(page, 9)
     shot(page, "grid-dark")
     batch_id = run_and_get_batch(comfy, page)
@@ -129,6 +139,7 @@ def test_a_csv_and_an_image_set_uploaded_through_the_form(comfy, page):
     preview_total(page, 3)
     rows = page.locator('[data-testid="preview-rows"] tbody tr')
     assert rows.count() == 3 and "第一行" in rows.nth(0).inner_text() and "192" in rows.nth(1).inner_text()
+    rows.first.scroll_into_view_if_needed()
     shot(page, "table-dark")
     table_batch = run_and_get_batch(comfy, page)
     assert comfy.wait_batch(table_batch, timeout=60)["status"] == "succeeded"
@@ -155,7 +166,13 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     open_editor(comfy, page, light=True)
     output = load_api_on_canvas(page, CANVAS_API)
     assert output["1"]["class_type"] == "BatchGenInputInt" and output["2"]["inputs"]["width"] == ["1", 0]
-    open_new_view(page, preset="canvas")
+    # "Run as batch" from the editor's action bar (where the frontend has one), else the command it runs.
+    button = page.locator("button:has-text('Run as batch')")
+    if button.count():
+        button.first.click()
+        page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
+    else:
+        open_new_view(page, preset="canvas")
     page.wait_for_selector('[data-testid="detected"] .bgn-badge')
     assert "width" in page.locator('[data-testid="detected"]').inner_text()
     page.click('[data-testid="axis-add"]')

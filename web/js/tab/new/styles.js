@@ -19,7 +19,7 @@ const CSS = `
 .bgn input[type=checkbox] { flex: none; width: auto; margin: 0; accent-color: var(--p-primary-color, auto); }
 .bgn label.bgn-inline { gap: 6px; cursor: pointer; flex-wrap: nowrap; }
 .bgn input:focus, .bgn select:focus, .bgn textarea:focus { outline: 1px solid var(--p-primary-color, var(--border-color)); outline-offset: 0; }
-.bgn-invalid input, .bgn-invalid select, .bgn-invalid textarea { border-color: var(--error-text); }
+.bgn .bgn-invalid input, .bgn .bgn-invalid select, .bgn .bgn-invalid textarea { border-color: var(--error-text); }
 .bgn-problems:empty { display: none; }
 .bgn-problems { color: var(--error-text); font-size: 12px; overflow-wrap: anywhere; }
 .bgn-hint { color: var(--descrip-text); font-size: 12px; overflow-wrap: anywhere; }
