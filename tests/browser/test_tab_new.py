@@ -92,6 +92,9 @@ def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet_in_chinese(comfy,
         open_editor(comfy, page)
         open_new_view(page)
         assert page.locator(".batchgen-tab .bg-title").first.inner_text() == "新建批次"
+        # The action-bar button is relabelled from our locale files once they load (the frontend translates only commands).
+        page.wait_for_selector("button:has-text('作为批次运行')", timeout=5000)
+        assert page.locator("button:has-text('Run as batch')").count() == 0
         grid_batch(comfy, page)
     finally:
         comfy.post("/settings/Comfy.Locale", "en")

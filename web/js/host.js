@@ -205,10 +205,19 @@ export const RUN_AS_BATCH = "BatchGen.RunAsBatch";
 
 /** Register the "Run as batch" command with a menu entry and an action-bar button (where this frontend has them). */
 export function registerCanvasCommands({ run, label, tooltip }) {
-  app.registerExtension({
+  const extension = {
     name: "batchgen.canvas",
     commands: [{ id: RUN_AS_BATCH, label, tooltip, icon: "pi pi-images", function: () => run() }],
     menuCommands: [{ path: ["Extensions", "BatchGen"], commands: [RUN_AS_BATCH] }],
     actionBarButtons: [{ icon: "pi pi-images", label, tooltip, onClick: () => run() }],
-  });
+  };
+  app.registerExtension(extension);
+}
+
+/** Relabel the action-bar button once translations are known (the frontend translates commands, not these buttons). */
+export function relabelActionBar(label, tooltip) {
+  // The registered copy (a reactive one on frontends that keep extensions in a store) is the one the bar renders.
+  const ext = (Array.isArray(app.extensions) ? app.extensions : []).find((e) => e?.name === "batchgen.canvas");
+  const button = ext?.actionBarButtons?.[0];
+  if (button) Object.assign(button, { label, tooltip });
 }

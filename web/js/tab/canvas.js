@@ -2,6 +2,7 @@
 // ComfyUI is reached only through ctx.host (host.js's canvas block).
 import { applyToGraph, fillApiGraph, slotValues } from "./new/canvas_values.js";
 import { hasSourceNodes } from "./new/fields.js";
+import { makeT } from "./i18n.js";
 
 function tr(ctx, key, vars) {
   let text = ctx.t ? ctx.t(`batchgen.canvas.${key}`, vars) : key;
@@ -69,6 +70,10 @@ export function installCanvasCommands(ctx, showTab) {
     label: "Run as batch",
     tooltip: "Make a batch from this workflow in the BatchGen tab",
   });
+  ctx.host.translations().then((all) => {
+    const t = makeT(all, ctx.host.locale());
+    ctx.host.relabelActionBar(t("batchgen.canvas.run_as_batch"), t("batchgen.canvas.run_as_batch_tooltip"));
+  }, () => {}); // English stays when /i18n cannot be read
 }
 
 /** The ctx the commands were installed with (null before). */
