@@ -26,6 +26,17 @@ from .tabnew_kit import (
 )
 
 
+def open_on_canvas(page, job: dict) -> dict:
+    """The detail view's "open on canvas" for one job (canvas.openJobOnCanvas with the tab's ctx); the widget values after."""
+    page.evaluate("() => window.app.graph.clear()")
+    opened = page.evaluate("""async (job) => { const canvas = await import("/extensions/comfyui-batchgen/js/tab/canvas.js");
+        return await canvas.openJobOnCanvas(canvas.installedCtx(), job); }""", job)
+    assert opened is True, console_errors(page)
+    page.wait_for_timeout(500)
+    return page.evaluate("""() => { const g = window.app.canvas?.graph ?? window.app.graph;
+        return Object.fromEntries(g.nodes.map((n) => [n.id, Object.fromEntries((n.widgets || []).map((w) => [w.name, w.value]))])); }""")
+
+
 def png(color: tuple[int, int, int], size=(40, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
@@ -185,6 +196,10 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     shot(page, "canvas-light")
     inline_batch = run_and_get_batch(comfy, page)
     assert comfy.wait_batch(inline_batch, timeout=60)["status"] == "succeeded"
+    # Not saved as a template: this browser kept its editor graph, so a job still opens with its values.
+    inline_job = comfy.get(f"/batchgen/v1/batches/{inline_batch}/jobs")["jobs"][2]
+    assert inline_job["params"]["width"] == 112
+    assert open_on_canvas(page, inline_job)["1"]["value"] == 112
 
     open_new_view(page, preset="canvas")
     page.wait_for_selector('[data-testid="save-name"]')
@@ -202,13 +217,7 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     job = comfy.get(f"/batchgen/v1/batches/{saved_batch}/jobs")["jobs"][1]
     assert job["params"]["width"] == 88
 
-    page.evaluate("() => window.app.graph.clear()")
-    opened = page.evaluate("""async (job) => { const canvas = await import("/extensions/comfyui-batchgen/js/tab/canvas.js");
-        return await canvas.openJobOnCanvas(canvas.installedCtx(), job); }""", job)
-    assert opened is True, console_errors(page)
-    page.wait_for_timeout(500)
-    widgets = page.evaluate("""() => { const g = window.app.canvas?.graph ?? window.app.graph;
-        return Object.fromEntries(g.nodes.map((n) => [n.id, Object.fromEntries((n.widgets || []).map((w) => [w.name, w.value]))])); }""")
+    widgets = open_on_canvas(page, job)
     assert widgets["1"]["value"] == 88 and widgets["1"]["name"] == "width", widgets
     assert console_errors(page) == []
 

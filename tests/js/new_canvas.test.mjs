@@ -34,3 +34,33 @@ test("the API graph is copied with the values written in", () => {
   assert.equal(wf["1"].inputs.value, "a");
   assert.equal(out["5"], undefined);
 });
+
+import { recallCanvasBatch, rememberCanvasBatch } from "../../web/js/tab/new/canvas_memory.js";
+
+function fakeStorage(limit = Infinity) {
+  const data = new Map();
+  return {
+    getItem: (k) => (data.has(k) ? data.get(k) : null),
+    setItem: (k, v) => { if (v.length > limit) throw new Error("QuotaExceededError"); data.set(k, v); },
+  };
+}
+
+test("the editor graph of an unsaved canvas batch is remembered by batch id, newest 20, fewer when storage is full", () => {
+  const s = fakeStorage();
+  const graph = { nodes: [{ id: 1, type: "EmptyImage" }] };
+  assert.equal(rememberCanvasBatch(s, "b1", { editor_workflow: graph, parameters: PARAMS }), true);
+  assert.deepEqual(recallCanvasBatch(s, "b1"), { editor_workflow: graph, parameters: PARAMS });
+  assert.equal(recallCanvasBatch(s, "nope"), null);
+  assert.equal(rememberCanvasBatch(s, "b2", { parameters: PARAMS }), false, "nothing to remember without an editor graph");
+  for (let i = 0; i < 25; i++) rememberCanvasBatch(s, `x${i}`, { editor_workflow: graph });
+  assert.equal(recallCanvasBatch(s, "b1"), null, "the oldest are dropped");
+  assert.notEqual(recallCanvasBatch(s, "x24"), null);
+  const small = fakeStorage(400);
+  const big = { nodes: [{ id: 1, type: "A".repeat(150) }] };
+  rememberCanvasBatch(small, "a", { editor_workflow: big });
+  assert.equal(rememberCanvasBatch(small, "b", { editor_workflow: big }), true);
+  assert.notEqual(recallCanvasBatch(small, "b"), null);
+  assert.equal(recallCanvasBatch(small, "a"), null, "over quota the older one gave way");
+  assert.equal(recallCanvasBatch({ getItem: () => "{broken" }, "a"), null);
+  assert.equal(rememberCanvasBatch(null, "a", { editor_workflow: graph }), false);
+});

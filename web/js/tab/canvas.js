@@ -3,11 +3,19 @@
 import { applyToGraph, fillApiGraph, slotValues } from "./new/canvas_values.js";
 import { hasSourceNodes } from "./new/fields.js";
 import { makeT } from "./i18n.js";
+import { recallCanvasBatch } from "./new/canvas_memory.js";
 
 function tr(ctx, key, vars) {
-  let text = ctx.t ? ctx.t(`batchgen.canvas.${key}`, vars) : key;
-  if (vars) for (const [k, v] of Object.entries(vars)) text = String(text).split(`{${k}}`).join(String(v));
-  return text;
+  return ctx.t(`batchgen.canvas.${key}`, vars);
+}
+
+/** The browser's localStorage, or null where it is not available (private modes, tests). */
+export function storage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Load one job's workflow with its values into the editor (editor format when the template has it, else the API graph). */
@@ -15,11 +23,13 @@ export async function openJobOnCanvas(ctx, job) {
   const { host } = ctx;
   try {
     const batch = await host.request("GET", `/batches/${job.batch_id}`);
-    if (!batch.template_id) {
+    // A batch of the canvas workflow that was not saved as a template: its editor graph is kept in this browser.
+    const template = batch.template_id ? await host.request("GET", `/templates/${encodeURIComponent(batch.template_id)}`)
+      : recallCanvasBatch(storage(), batch.id);
+    if (!template) {
       host.toast("warn", tr(ctx, "open_title"), tr(ctx, "inline_template"), 8000);
       return false;
     }
-    const template = await host.request("GET", `/templates/${encodeURIComponent(batch.template_id)}`);
     const values = slotValues(template.parameters, job);
     const name = `${batch.name} #${job.idx + 1}`;
     if (template.editor_workflow) {

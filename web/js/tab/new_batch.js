@@ -7,23 +7,21 @@ import { fieldSpecs } from "./new/fields.js";
 import { problemOf } from "./new/problems.js";
 import { wildcardTotal } from "./new/wildcards.js";
 import { drawPreview, showProblems } from "./new/preview_panel.js";
+import { rememberCanvasBatch } from "./new/canvas_memory.js";
+import { storage } from "./canvas.js";
 import { axesSection, gridText, optionsSection, paramsSection, rowsSection, templateSection } from "./new/sections.js";
 
 const PREVIEW_ROWS = 8;
 
 function stateOf(ctx) {
-  const holder = ctx.state && typeof ctx.state === "object" ? ctx.state : (render.fallback ??= {});
+  const holder = ctx.state;
   holder.newBatch ??= { form: emptyForm(), templates: null, details: {}, objectInfo: null, canvas: null, canvasParams: null,
                         preview: null, problems: [], saveName: "", uploading: null };
   return holder.newBatch;
 }
 
 function translator(ctx) {
-  return (key, vars) => {
-    let text = ctx.t ? ctx.t(`batchgen.new.${key}`, vars) : key;
-    if (vars) for (const [k, val] of Object.entries(vars)) text = String(text).split(`{${k}}`).join(String(val));
-    return text;
-  };
+  return (key, vars) => ctx.t(`batchgen.new.${key}`, vars);
 }
 
 class NewBatchView {
@@ -196,6 +194,9 @@ class NewBatchView {
     this.updateRun();
     try {
       const batch = await this.host.request("POST", "/batches", body);
+      if (this.form.template === CANVAS) {
+        rememberCanvasBatch(storage(), batch.id, { editor_workflow: this.st.canvas?.workflow, parameters: this.st.canvasParams });
+      }
       this.running = false;
       this.ctx.navigate("detail", { id: batch.id });
     } catch (err) {
