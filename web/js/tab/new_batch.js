@@ -48,14 +48,20 @@ class NewBatchView {
     return this.host.comfyURL(`/view?${q}`);
   }
 
-  async mount(preset) {
+  async mount(params) {
+    // A preset applies once per navigation: re-opening the sidebar renders the same route (same params) again,
+    // and must not wipe what the user typed since.
+    const preset = params?.preset ?? (params?.source === "canvas" ? "canvas" : undefined);
+    const fresh = preset && this.st.routeParams !== params;
+    this.st.routeParams = params;
+    if (fresh && preset === "canvas") Object.assign(this.form, { values: {}, axes: [] });
     fill(this.el, h("div", { class: "bgn" }, h("div", { class: "bgn-hint" }, this.t("loading"))));
     try {
       const [list, info] = await Promise.all([this.st.templates ? null : this.host.request("GET", "/templates"),
                                               this.st.objectInfo ? null : this.host.objectInfo()]);
       if (list) this.st.templates = list.templates;
       if (info) this.st.objectInfo = info;
-      if (preset === "canvas" || this.form.template === CANVAS) await this.takeCanvas();
+      if ((fresh && preset === "canvas") || this.form.template === CANVAS) await this.takeCanvas();
       else if (this.form.template) await this.loadTemplate(this.form.template);
     } catch (err) {
       this.st.problems = [problemOf(err)];
@@ -256,6 +262,6 @@ class NewBatchView {
 export function render(el, ctx, params = {}) {
   ensureStyles(el.ownerDocument || document);
   const view = new NewBatchView(el, ctx, stateOf(ctx));
-  view.mount(params?.preset ?? (params?.source === "canvas" ? "canvas" : undefined));
+  view.mount(params);
   return () => view.destroy();
 }
