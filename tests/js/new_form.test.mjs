@@ -152,3 +152,12 @@ test("prompt lines and ETA text", () => {
   assert.equal(etaText(390), "7 min");
   assert.equal(etaText(7500), "2 h 5 min");
 });
+
+import { previewColumns } from "../../web/js/tab/new/preview_panel.js";
+
+test("the first rows' columns: parameters in order of appearance, the seed last", () => {
+  assert.deepEqual(previewColumns([{ params: { prompt: "a", seed: 1 }, seed: 1 }, { params: { width: 5, prompt: "b" }, seed: 2 }]),
+                   ["prompt", "width", "seed"]);
+  assert.deepEqual(previewColumns([{ params: { prompt: "a" }, seed: null }]), ["prompt"]);
+  assert.deepEqual(previewColumns([]), []);
+});
