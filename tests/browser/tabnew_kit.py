@@ -9,6 +9,10 @@ from .conftest import ARTIFACTS
 from .tabutil import TAB_BUTTON, load_editor, our_console_errors
 
 EXT = "/extensions/comfyui-batchgen/js"
+# The tab's list and detail views (tab-list's): the skeleton's bg-* classes, renamed bgn-* since.
+DETAIL = ".batchgen-tab :is(.bg-view-detail, .bgn-view-detail)"
+TOOLBAR = ":is(.bg-toolbar, .bgn-toolbar)"
+NEW_BUTTON = ".batchgen-tab :is(.bg-view-list, .bgn-view-list) :is(.bg-primary, .bgn-primary)"
 # The editor's model-free test workflow: a BatchGen Input (int) sets EmptyImage's width, ImageInvert, SaveImage.
 CANVAS_API = {
     "1": {"class_type": "BatchGenInputInt", "inputs": {"name": "width", "value": 96}},
@@ -42,10 +46,10 @@ def open_new_view(page, preset: str | None = None) -> None:
         if not page.locator(".batchgen-tab").is_visible():
             page.locator(TAB_BUTTON).first.click()
         page.locator(".batchgen-tab").wait_for(timeout=15_000)
-        if page.locator(".batchgen-tab .bg-view-detail").count():
-            page.locator(".batchgen-tab .bg-view-detail .bg-toolbar .bg-btn").first.click()  # ← Back to the list
+        if page.locator(DETAIL).count():
+            page.locator(f"{DETAIL} {TOOLBAR} button").first.click()  # ← Back to the list
         if page.locator('[data-testid="new-batch"]').count() == 0:
-            page.locator(".batchgen-tab .bg-view-list .bg-primary").first.click()
+            page.locator(NEW_BUTTON).first.click()
     page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
 
 
@@ -81,7 +85,7 @@ def run_and_get_batch(comfy, page, timeout: float = 15.0) -> str:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"run\"]')?.disabled", timeout=timeout * 1000)
     before = {b["id"] for b in comfy.get("/batchgen/v1/batches?limit=50")["batches"]}
     run.click()
-    page.wait_for_selector(".batchgen-tab .bg-view-detail", timeout=timeout * 1000)
+    page.wait_for_selector(DETAIL, timeout=timeout * 1000)
     new = [b["id"] for b in comfy.get("/batchgen/v1/batches?limit=50")["batches"] if b["id"] not in before]
     assert len(new) == 1, new
     return new[0]
@@ -116,5 +120,5 @@ def api_upload(page, name: str, data: bytes, mime: str) -> dict:
 
 def load_api_on_canvas(page, api: dict) -> dict:
     """Put an API-format workflow on the canvas (the frontend's loadApiJson) and answer what graphToPrompt makes of it."""
-    return page.evaluate("""async (api) => { await window.app.loadApiJson(api, "bgn-test");
+    return page.evaluate("""async (api) => { await window.app.loadApiJson(api, "bgnew-test");
         await new Promise((r) => setTimeout(r, 300)); return (await window.app.graphToPrompt()).output; }""", json.loads(json.dumps(api)))

@@ -102,7 +102,7 @@ def test_a_three_by_three_grid_runs_and_gets_its_contact_sheet_in_chinese(comfy,
     try:
         open_editor(comfy, page)
         open_new_view(page)
-        assert page.locator(".batchgen-tab .bg-title").first.inner_text() == "新建批次"
+        assert page.locator('[data-testid="new-batch"] .bgnew-title').inner_text() == "新建批次"
         # The action-bar button is relabelled from our locale files once they load (the frontend translates only commands).
         page.wait_for_selector("button:has-text('作为批次运行')", timeout=5000)
         assert page.locator("button:has-text('Run as batch')").count() == 0
@@ -168,7 +168,7 @@ def test_a_csv_and_an_image_set_uploaded_through_the_form(comfy, page):
     page.set_input_files('[data-testid="images-file"]', files=files)
     page.wait_for_selector('[data-testid="images-info"]')
     preview_total(page, 3)
-    page.wait_for_function("() => [...document.querySelectorAll('.bgn-thumbs img')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('.bgnew-thumbs img')].every((i) => i.complete && i.naturalWidth > 0)")
     shot(page, "images-dark")
     image_batch = run_and_get_batch(comfy, page)
     batch = comfy.wait_batch(image_batch, timeout=60)
@@ -187,7 +187,7 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
         page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
     else:
         open_new_view(page, preset="canvas")
-    page.wait_for_selector('[data-testid="detected"] .bgn-badge')
+    page.wait_for_selector('[data-testid="detected"] .bgnew-badge')
     assert "width" in page.locator('[data-testid="detected"]').inner_text()
     page.click('[data-testid="axis-add"]')
     page.select_option('[data-testid="axis-param-0"]', "width")

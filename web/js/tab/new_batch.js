@@ -55,7 +55,7 @@ class NewBatchView {
     const fresh = preset && this.st.routeParams !== params;
     this.st.routeParams = params;
     if (fresh && preset === "canvas") Object.assign(this.form, { values: {}, axes: [] });
-    fill(this.el, h("div", { class: "bgn" }, h("div", { class: "bgn-hint" }, this.t("loading"))));
+    fill(this.el, h("div", { class: "bgnew" }, h("div", { class: "bgnew-hint" }, this.t("loading"))));
     try {
       const [list, info] = await Promise.all([this.st.templates ? null : this.host.request("GET", "/templates"),
                                               this.st.objectInfo ? null : this.host.objectInfo()]);
@@ -116,18 +116,18 @@ class NewBatchView {
 
   draw() {
     const v = this;
-    this.panel = h("div", { class: "bgn-preview", dataset: { testid: "preview" } });
-    this.runButton = h("button", { class: "bgn-primary", dataset: { testid: "run" }, onclick: () => this.run() }, this.t("run"));
-    this.status = h("span", { class: "bgn-hint", dataset: { testid: "run-status" } });
-    this.total = h("span", { class: "bgn-total", dataset: { testid: "run-total" } });
+    this.panel = h("div", { class: "bgnew-preview", dataset: { testid: "preview" } });
+    this.runButton = h("button", { class: "bgnew-primary", dataset: { testid: "run" }, onclick: () => this.run() }, this.t("run"));
+    this.status = h("span", { class: "bgnew-hint", dataset: { testid: "run-status" } });
+    this.total = h("span", { class: "bgnew-total", dataset: { testid: "run-total" } });
     const ctx = this.ctx;
-    fill(this.el, h("div", { class: "bgn", dataset: { testid: "new-batch" } },
-      h("div", { class: "bg-toolbar" },
-        h("button", { class: "bg-btn", onclick: () => ctx.navigate("list") }, "← ", ctx.t("batchgen.common.back")),
-        h("span", { class: "bg-title" }, this.t("title")), this.total),
+    fill(this.el, h("div", { class: "bgnew", dataset: { testid: "new-batch" } },
+      h("div", { class: "bgnew-toolbar" },
+        h("button", { class: "bgnew-back", dataset: { testid: "back" }, onclick: () => ctx.navigate("list") }, "← ", ctx.t("batchgen.common.back")),
+        h("span", { class: "bgnew-title" }, this.t("title")), this.total),
       templateSection(v), rowsSection(v), paramsSection(v), axesSection(v), optionsSection(v),
       section(this.t("preview"), this.panel),
-      h("div", { class: "bgn-actions" }, this.status, this.runButton)));
+      h("div", { class: "bgnew-actions" }, this.status, this.runButton)));
     this.liveCounts();
     this.showState();
   }

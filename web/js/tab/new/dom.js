@@ -32,14 +32,14 @@ export function fill(node, ...children) {
 
 /** A labelled form row with a slot for the problems of `key` (data-problems="key"). */
 export function row(label, key, ...controls) {
-  return h("div", { class: "bgn-row", dataset: { field: key } },
-    h("label", { class: "bgn-label" }, label),
-    h("div", { class: "bgn-control" }, ...controls, h("div", { class: "bgn-problems", dataset: { problems: key }, role: "alert" })));
+  return h("div", { class: "bgnew-row", dataset: { field: key } },
+    h("label", { class: "bgnew-label" }, label),
+    h("div", { class: "bgnew-control" }, ...controls, h("div", { class: "bgnew-problems", dataset: { problems: key }, role: "alert" })));
 }
 
 /** A section with a title. */
 export function section(title, ...children) {
-  return h("section", { class: "bgn-section" }, h("h3", { class: "bgn-h" }, title), ...children);
+  return h("section", { class: "bgnew-section" }, h("h3", { class: "bgnew-h" }, title), ...children);
 }
 
 /** Run fn at most once per `ms` after the last call. */

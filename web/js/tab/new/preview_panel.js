@@ -18,21 +18,21 @@ function cell(value) {
 
 /** Fill the preview panel from a preview answer (or the state before one). */
 export function drawPreview(panel, preview, t, { pending = false } = {}) {
-  const summary = h("div", { class: "bgn-summary" });
-  if (pending) summary.append(h("span", { class: "bgn-hint", dataset: { testid: "preview-pending" } }, t("checking")));
+  const summary = h("div", { class: "bgnew-summary" });
+  if (pending) summary.append(h("span", { class: "bgnew-hint", dataset: { testid: "preview-pending" } }, t("checking")));
   if (preview && preview.total !== null && preview.total !== undefined) {
     summary.append(h("span", { dataset: { testid: "preview-total" } }, h("strong", {}, String(preview.total)), " ", t("jobs")));
     const eta = etaText(preview.eta?.seconds);
-    summary.append(h("span", { class: "bgn-hint", dataset: { testid: "preview-eta" }, title: preview.eta?.reason || "" },
+    summary.append(h("span", { class: "bgnew-hint", dataset: { testid: "preview-eta" }, title: preview.eta?.reason || "" },
       eta ? t("eta", { t: eta }) : t("eta_none")));
-    if (preview.reproducible === false) summary.append(h("span", { class: "bgn-hint" }, t("not_reproducible")));
+    if (preview.reproducible === false) summary.append(h("span", { class: "bgnew-hint" }, t("not_reproducible")));
   }
   const jobs = preview?.jobs || [];
-  const parts = [summary, h("div", { class: "bgn-problems", dataset: { problems: "general" }, role: "alert" })];
+  const parts = [summary, h("div", { class: "bgnew-problems", dataset: { problems: "general" }, role: "alert" })];
   if (jobs.length) {
     const cols = previewColumns(jobs);
-    parts.push(h("div", { class: "bgn-hint" }, t("first_rows", { n: jobs.length, total: preview.total ?? jobs.length })));
-    parts.push(h("div", { class: "bgn-table-wrap" }, h("table", { class: "bgn-table", dataset: { testid: "preview-rows" } },
+    parts.push(h("div", { class: "bgnew-hint" }, t("first_rows", { n: jobs.length, total: preview.total ?? jobs.length })));
+    parts.push(h("div", { class: "bgnew-table-wrap" }, h("table", { class: "bgnew-table", dataset: { testid: "preview-rows" } },
       h("thead", {}, h("tr", {}, h("th", {}, "#"), cols.map((c) => h("th", {}, c)))),
       h("tbody", {}, jobs.map((j) => h("tr", {}, cell(j.idx + 1), cols.map((c) => cell(c === "seed" ? j.seed : j.params?.[c]))))))));
   }
@@ -42,14 +42,14 @@ export function drawPreview(panel, preview, t, { pending = false } = {}) {
 /** Put each problem next to its field (a field without a slot shows it in the preview's general slot); returns how many. */
 export function showProblems(root, problems, paramNames) {
   for (const slot of root.querySelectorAll("[data-problems]")) slot.replaceChildren();
-  for (const rowEl of root.querySelectorAll(".bgn-invalid")) rowEl.classList.remove("bgn-invalid");
+  for (const rowEl of root.querySelectorAll(".bgnew-invalid")) rowEl.classList.remove("bgnew-invalid");
   let shown = 0;
   for (const p of problems) {
     const key = p.field ?? problemField(p, paramNames);
     const slot = root.querySelector(`[data-problems="${CSS.escape(key)}"]`) || root.querySelector('[data-problems="general"]');
     if (!slot) continue;
     slot.append(h("div", { dataset: { code: p.error ?? "local" } }, p.message));
-    slot.closest(".bgn-row")?.classList.add("bgn-invalid");
+    slot.closest(".bgnew-row")?.classList.add("bgnew-invalid");
     shown += 1;
   }
   return shown;

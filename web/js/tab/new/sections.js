@@ -22,17 +22,17 @@ export function templateSection(v) {
   const parts = [row(t("template"), "template", select)];
   if (form.template === CANVAS) {
     const params = v.parameters() || [];
-    parts.push(h("div", { class: "bgn-inline" },
+    parts.push(h("div", { class: "bgnew-inline" },
       h("button", { dataset: { testid: "reload-canvas" }, onclick: () => v.selectTemplate(CANVAS) }, t("reload_canvas")),
-      h("label", { class: "bgn-inline" }, h("input", { type: "checkbox", checked: form.autodetect !== false, dataset: { testid: "autodetect" },
+      h("label", { class: "bgnew-inline" }, h("input", { type: "checkbox", checked: form.autodetect !== false, dataset: { testid: "autodetect" },
         onchange: (e) => { form.autodetect = e.target.checked; v.refresh(); } }), t("autodetect"))));
-    parts.push(h("div", { class: "bgn-hint" }, t("detected")));
-    parts.push(h("div", { class: "bgn-params", dataset: { testid: "detected" } }, params.length
-      ? params.map((p) => h("span", { class: "bgn-badge", title: p.slots.join(", ") }, `${p.name} · ${t(SOURCE_KEYS[p.source] || "source_explicit")}`))
-      : h("span", { class: "bgn-hint" }, t("params_none"))));
+    parts.push(h("div", { class: "bgnew-hint" }, t("detected")));
+    parts.push(h("div", { class: "bgnew-params", dataset: { testid: "detected" } }, params.length
+      ? params.map((p) => h("span", { class: "bgnew-badge", title: p.slots.join(", ") }, `${p.name} · ${t(SOURCE_KEYS[p.source] || "source_explicit")}`))
+      : h("span", { class: "bgnew-hint" }, t("params_none"))));
     const name = h("input", { type: "text", placeholder: t("save_name"), dataset: { testid: "save-name" }, value: v.st.saveName || "" });
     name.addEventListener("input", () => { v.st.saveName = name.value; });
-    parts.push(row(t("save_as"), "save", h("div", { class: "bgn-inline" }, name,
+    parts.push(row(t("save_as"), "save", h("div", { class: "bgnew-inline" }, name,
       h("button", { dataset: { testid: "save-template" }, onclick: () => v.saveTemplate(name.value) }, t("save")))));
   }
   return section(t("template"), ...parts);
@@ -57,8 +57,8 @@ export function rowsSection(v) {
   const name = bind(h("input", { type: "text", dataset: { testid: "name" }, maxlength: 200 }), () => form.name, (x) => { form.name = x; }, changed);
   return section(t("rows"),
     row(t("name"), "name", name),
-    row(t("prompts"), "prompts", prompts, h("div", { class: "bgn-hint", dataset: { testid: "prompts-count" } })),
-    row(t("wildcards"), "wildcards", h("div", { class: "bgn-inline" }, ...wcParts), h("div", { class: "bgn-hint", dataset: { testid: "wildcards-count-live" } })),
+    row(t("prompts"), "prompts", prompts, h("div", { class: "bgnew-hint", dataset: { testid: "prompts-count" } })),
+    row(t("wildcards"), "wildcards", h("div", { class: "bgnew-inline" }, ...wcParts), h("div", { class: "bgnew-hint", dataset: { testid: "wildcards-count-live" } })),
     row(t("table"), "table", uploadControl(v, "table")),
     row(t("images"), "images", uploadControl(v, "images")));
 }
@@ -71,11 +71,11 @@ function uploadControl(v, kind) {
     onchange: (e) => { const files = [...e.target.files]; e.target.value = ""; if (files.length) v.upload(kind, files); } });
   const current = form[kind];
   const info = [];
-  if (kind === "table" && current) info.push(h("span", { class: "bgn-hint", dataset: { testid: "table-info" } },
+  if (kind === "table" && current) info.push(h("span", { class: "bgnew-hint", dataset: { testid: "table-info" } },
     t("table_info", { name: current.name, rows: current.rows ?? "?", columns: (current.columns || []).join(", ") })));
   if (kind === "images" && current?.items?.length) {
-    info.push(h("span", { class: "bgn-hint", dataset: { testid: "images-info" } }, t("images_info", { n: current.items.length })));
-    info.push(h("div", { class: "bgn-thumbs" }, current.items.slice(0, 12).map((it) =>
+    info.push(h("span", { class: "bgnew-hint", dataset: { testid: "images-info" } }, t("images_info", { n: current.items.length })));
+    info.push(h("div", { class: "bgnew-thumbs" }, current.items.slice(0, 12).map((it) =>
       h("img", { src: v.inputImageUrl(it.image), alt: it.name, title: it.name, loading: "lazy", width: 48, height: 48 }))));
   }
   const imageParams = (v.parameters() || []).filter((p) => p.type === "image");
@@ -85,8 +85,8 @@ function uploadControl(v, kind) {
     sel.addEventListener("change", () => { current.param = sel.value; v.changed(); });
     info.push(sel);
   }
-  return h("div", { class: "bgn-control" },
-    h("div", { class: "bgn-inline" }, input,
+  return h("div", { class: "bgnew-control" },
+    h("div", { class: "bgnew-inline" }, input,
       h("button", { dataset: { testid: `${kind}-choose` }, onclick: () => input.click(), disabled: v.st.uploading === kind },
         v.st.uploading === kind ? t("uploading") : t(many ? "images_choose" : "table_choose")),
       current ? h("button", { dataset: { testid: `${kind}-remove` }, onclick: () => { form[kind] = null; v.refresh(); } }, t("remove")) : null),
@@ -113,9 +113,9 @@ export function paramsSection(v) {
     }
     bind(input, () => form.values[f.name], (x) => { form.values[f.name] = x; }, () => v.changed());
     const range = f.kind === "number" && (f.min !== undefined || f.max !== undefined) ? `${f.min ?? "…"} – ${f.max ?? "…"}` : null;
-    return row(f.name, `params.${f.name}`, input, range || f.target ? h("div", { class: "bgn-hint" }, [range, f.target].filter(Boolean).join(" · ")) : null);
+    return row(f.name, `params.${f.name}`, input, range || f.target ? h("div", { class: "bgnew-hint" }, [range, f.target].filter(Boolean).join(" · ")) : null);
   });
-  return section(t("params"), rows.length ? rows : h("div", { class: "bgn-hint" }, t("params_none")));
+  return section(t("params"), rows.length ? rows : h("div", { class: "bgnew-hint" }, t("params_none")));
 }
 
 /** "3 × 3 = 9 cells" for the axes with a parameter ("" without any). */
@@ -140,14 +140,14 @@ export function axesSection(v) {
     const vals = bind(h("input", { type: "text", placeholder: t(`axis_${key}_ph`), dataset: { testid: `axis-values-${i}` } }),
       () => axis[key], (x) => { axis[key] = x; }, () => v.changed());
     const remove = h("button", { title: t("remove"), dataset: { testid: `axis-remove-${i}` }, onclick: () => { form.axes.splice(i, 1); v.refresh(); } }, "✕");
-    return h("div", { class: "bgn-axis" }, param, mode, remove, vals);
+    return h("div", { class: "bgnew-axis" }, param, mode, remove, vals);
   });
-  return section(t("axes"), h("div", { class: "bgn-row", dataset: { field: "axes" } }, h("div", { class: "bgn-control", style: "grid-column: 1 / -1" },
+  return section(t("axes"), h("div", { class: "bgnew-row", dataset: { field: "axes" } }, h("div", { class: "bgnew-control", style: "grid-column: 1 / -1" },
     ...rows,
-    h("div", { class: "bgn-inline" },
+    h("div", { class: "bgnew-inline" },
       h("button", { dataset: { testid: "axis-add" }, onclick: () => { form.axes.push(newAxis()); v.refresh(); }, disabled: form.axes.length >= 16 }, t("axis_add")),
-      h("span", { class: "bgn-hint", dataset: { testid: "grid-shape" } }, gridText(v))),
-    h("div", { class: "bgn-problems", dataset: { problems: "axes" }, role: "alert" }))));
+      h("span", { class: "bgnew-hint", dataset: { testid: "grid-shape" } }, gridText(v))),
+    h("div", { class: "bgnew-problems", dataset: { problems: "axes" }, role: "alert" }))));
 }
 
 /** Repeat, seed policy, priority. */
@@ -162,7 +162,7 @@ export function optionsSection(v) {
   return section(t("options"),
     row(t("repeat"), "repeat", bind(h("input", { type: "number", min: 1, max: 10000, dataset: { testid: "repeat" } }),
       () => form.repeat, (x) => { form.repeat = x; }, changed)),
-    row(t("seed"), "seed", h("div", { class: "bgn-inline" }, policy, base)),
+    row(t("seed"), "seed", h("div", { class: "bgnew-inline" }, policy, base)),
     row(t("priority"), "priority", bind(h("input", { type: "number", min: -1000, max: 1000, dataset: { testid: "priority" } }),
       () => form.priority, (x) => { form.priority = x; }, changed)));
 }
