@@ -196,11 +196,16 @@ class TemplateRequest(ApiModel):
     bindings: dict[str, Any] | None = None
     autodetect: Annotated[bool, Field(strict=True)] = True
     replace: Annotated[bool, Field(strict=True)] = Field(False, description="Overwrite an existing user template with this id.")
+    editor_workflow: dict[str, Any] | None = Field(None, description=(
+        "The same graph in the editor's (UI) format, {nodes, links, ...}, kept beside the API graph so the template and its jobs "
+        "can be opened on the canvas again. Its node ids are those of workflow."))
 
     codes: ClassVar[dict[str, str]] = {"id": "invalid_template_id", "name": "invalid_template", "description": "invalid_template",
-                                       "workflow": "invalid_workflow", "bindings": "invalid_binding"}
+                                       "workflow": "invalid_workflow", "bindings": "invalid_binding",
+                                       "editor_workflow": "invalid_editor_workflow"}
     hints: ClassVar[dict[str, str]] = {"id": "template id must be 1-64 of a-z 0-9 - _ and start with a letter or digit",
-                                       "workflow": "workflow must be an API-format object {node_id: {class_type, inputs}}"}
+                                       "workflow": "workflow must be an API-format object {node_id: {class_type, inputs}}",
+                                       "editor_workflow": "editor_workflow must be an editor-format workflow object {nodes, links, ...}"}
     missing_codes: ClassVar[dict[str, str]] = {"workflow": "missing_workflow"}
 
 

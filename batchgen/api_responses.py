@@ -185,6 +185,9 @@ class Template(TemplateSummary):
     """A template with its API-format workflow."""
 
     workflow: dict[str, Any]
+    editor_workflow: dict[str, Any] | None = Field(None, description=(
+        "The graph in the editor's (UI) format when the template has one (bundled templates, and user templates saved with it): "
+        "load it with the editor's loadGraphData; its node ids are those of workflow."))
 
 
 class TemplateList(Reply):
@@ -280,6 +283,8 @@ class Preview(Reply):
     total: int | None = Field(description="Jobs the submission would create (null if the rows could not be expanded).")
     jobs: list[PreviewJob] = Field(description="The first jobs (?rows=, default 20), in order.")
     bindings: list[Parameter] = Field(description="The template parameters the jobs set.")
+    parameters: list[Parameter] = Field(default_factory=list, description=(
+        "Every parameter of the template, set or not (for an inline workflow: its BatchGen Input nodes and auto-detected ones)."))
     problems: list[Problem] = Field(description="Empty when the submission would be accepted; else the first is its answer.")
     wildcards_seed: int | None = Field(description="The wildcard seed used (drawn when not given): send it to get the same texts.")
     reproducible: bool = Field(description="false when seeds are random: the submission draws them again (send seed to fix them).")

@@ -31,11 +31,12 @@ class PreviewMixin:
         except ApiError as exc:
             if exc.code not in ("list_nodes_conflict", "invalid_list_node"):
                 raise
-            out = {"total": None, "jobs": [], "bindings": [], "problems": [problem_json(exc)], "reproducible": True,
+            out = {"total": None, "jobs": [], "bindings": [], "parameters": [], "problems": [problem_json(exc)], "reproducible": True,
                    "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None}
             return out
         seed_random = SEED_PARAM in template.bindings and _seed_is_random(req)
         out: dict[str, Any] = {"total": None, "jobs": [], "bindings": [], "problems": [],
+                               "parameters": [b.as_dict() for b in template.bindings.values()],
                                "wildcards_seed": req.wildcards.seed if req.wildcards is not None else None,
                                "reproducible": not seed_random, "eta": _no_eta("the rows could not be expanded")}
         try:

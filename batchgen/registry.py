@@ -14,7 +14,7 @@ from .api_parse import loads_strict, suggest
 from .errors import ApiError, bad_request, conflict, not_found
 from .nodepacks import SOURCE_TEMPLATE, NodePack
 from .preflight import ModelEntry
-from .templates import Template, build_template, check_template_id
+from .templates import Template, build_template, check_editor_workflow, check_template_id
 
 log = logging.getLogger("batchgen.registry")
 
@@ -39,16 +39,24 @@ def template_from_document(doc: Any, fallback_id: str, origin: str) -> Template:
     template = build_template(workflow, meta.get("bindings"), template_id=template_id, name=name, description=description,
                               origin=origin, autodetect=meta.get("autodetect", True) is not False)
     extra = _manifest(meta)
+    if meta.get("editor_workflow") is not None:
+        extra["editor_workflow"] = check_editor_workflow(meta["editor_workflow"])
     if extra:
         template = replace(template, extra=extra)
     return template
 
 
 def embedded_template(doc: Any) -> Any:
-    """Our template data inside a UI-format (editor) workflow (``extra.batchgen``), or None for a plain example workflow."""
+    """Our template data inside a UI-format (editor) workflow (``extra.batchgen``), or None for a plain example workflow.
+
+    The editor graph itself (without our data, which it would only repeat) comes along as ``editor_workflow``.
+    """
     if isinstance(doc, dict) and "nodes" in doc and "links" in doc:
         data = (doc.get("extra") or {}).get(EMBED_KEY) if isinstance(doc.get("extra"), dict) else None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        editor = {**doc, "extra": {k: v for k, v in doc["extra"].items() if k != EMBED_KEY}}
+        return {**data, "editor_workflow": editor}
     return doc
 
 
@@ -171,6 +179,8 @@ class TemplateRegistry:
                          for n, b in template.bindings.items()},
             "autodetect": False,
         }
+        if template.extra.get("editor_workflow") is not None:
+            doc["editor_workflow"] = template.extra["editor_workflow"]
         try:
             text = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
             data = text.encode("utf-8")

@@ -106,8 +106,8 @@ class Template:
         }
 
     def detail(self) -> dict[str, Any]:
-        """JSON form with the workflow."""
-        return {**self.summary(), "workflow": self.workflow}
+        """JSON form with the workflow (and the editor-format graph when there is one)."""
+        return {**self.summary(), "workflow": self.workflow, "editor_workflow": self.extra.get("editor_workflow")}
 
     def snapshot(self) -> dict[str, Any]:
         """What a batch stores so it keeps running even if the template changes later."""
@@ -153,6 +153,16 @@ def validate_workflow_shape(workflow: Any) -> dict[str, Any]:
         if not isinstance(node.get("inputs", {}), dict):
             raise bad_request("invalid_workflow", f"node {node_id!r} inputs must be an object", node_id=str(node_id))
     return workflow
+
+
+def check_editor_workflow(doc: Any) -> dict[str, Any]:
+    """An editor-format (UI) workflow: an object with a list of nodes, each with an id (what loadGraphData needs)."""
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) and "id" in n for n in nodes):
+        raise bad_request("invalid_editor_workflow",
+                          "editor_workflow must be an editor-format workflow {nodes: [{id, type, ...}], links, ...} "
+                          "(what the editor saves, not the API format)")
+    return doc
 
 
 def _is_link(value: Any) -> bool:

@@ -108,11 +108,11 @@ ROUTES: list[Route] = [
           {200: r.TemplateList}, needs_store=False),
     Route("POST", "/templates", templates.create_template, "createTemplate", "Validate and save a user template", "templates", "admin",
           {201: r.Template}, {400: ("missing_workflow", "invalid_template_id", "invalid_template", "invalid_workflow", "invalid_binding",
-                                    "workflow_invalid"), 409: ("template_exists", "no_user_dir"),
+                                    "invalid_editor_workflow", "workflow_invalid"), 409: ("template_exists", "no_user_dir"),
                                     507: ("template_not_saved",)},
           body=q.TemplateRequest, needs_store=False,
           description="ComfyUI validates the workflow with the parameters' defaults. 409 if the id exists (send replace: true) "
-                      "or names a bundled template."),
+                      "or names a bundled template. editor_workflow (the editor-format graph) is kept and answered by GET."),
     Route("GET", "/templates/{template_id}", templates.get_template, "getTemplate", "One template with its workflow", "templates",
           "read", {200: r.Template}, {404: ("template_not_found",)}, needs_store=False, path_params=TEMPLATE_ID),
     Route("POST", "/batches", batches.create_batch, "createBatch", "Create a batch", "batches", "submit",

@@ -1,16 +1,82 @@
-// comfyui-batchgen frontend entry: announces finished batches with a toast.
-import { app, api, toast } from "./host.js";
+// comfyui-batchgen frontend entry: the BatchGen sidebar tab, its settings, and toasts when a batch finishes.
+import * as host from "./host.js";
 import { EVENT_BATCH, finishedToast } from "./events.js";
+import { createState } from "./tab/state.js";
+import { createShell } from "./tab/shell.js";
+import { createLive } from "./tab/live.js";
+import { makeT } from "./tab/i18n.js";
 
+export const TAB_ID = "batchgen";
+
+const state = createState();
+let t = makeT(null, "en");
+const shell = createShell({ host, state, t: (key, vars) => t(key, vars) });
+const live = createLive({ host, state });
 const lastStatus = new Map();
 
 // Custom websocket events are only dispatched to types registered before they arrive,
-// so the listener is added at module load, not lazily.
-api.addEventListener(EVENT_BATCH, (event) => {
-  const batch = event.detail;
+// so every listener is added at module load, not lazily.
+host.onSocket(EVENT_BATCH, (batch) => {
   const message = finishedToast(batch, lastStatus.get(batch?.id));
   if (batch?.id) lastStatus.set(batch.id, batch.status);
-  if (message) toast(message.severity, message.summary, message.detail);
+  if (message) host.toast(message.severity, message.summary, message.detail);
+});
+const ready = live.start().catch((err) => console.warn("batchgen: live state not started", err));
+
+function badge() {
+  host.setTabBadge(TAB_ID, state.running.size ? String(state.running.size) : "");
+}
+state.on("batch", badge);
+state.on("running", badge);
+
+async function loadMessages() {
+  state.locale = host.locale();
+  if (!state.messages) {
+    try {
+      state.messages = await host.translations();
+    } catch (err) {
+      console.warn("batchgen: translations not loaded", err);
+      state.messages = {};
+    }
+  }
+  t = makeT(state.messages, state.locale);
+}
+
+// Comfy.Locale can change while the tab is open; the tab follows without a reload.
+let localeTimer = null;
+function watchLocale() {
+  if (localeTimer) return;
+  localeTimer = setInterval(() => {
+    if (!shell.visible()) return;
+    const now = host.locale();
+    if (now !== state.locale) loadMessages().then(() => shell.refresh());
+  }, 1000);
+}
+
+host.registerExtension({
+  name: "batchgen.core",
+  async setup() {
+    const registered = host.registerTab({
+      id: TAB_ID,
+      icon: "pi pi-images",
+      title: "BatchGen",
+      tooltip: "BatchGen",
+      iconBadge: "",
+      render: (el) => {
+        // The element may be reused or new; the shell clears it. Text needs the translations first.
+        loadMessages().then(() => { shell.render(el); watchLocale(); },
+          (err) => console.warn("batchgen: tab not rendered", err));
+      },
+      destroy: () => shell.destroy(),
+    });
+    if (!registered) console.warn("batchgen: this ComfyUI frontend has no sidebar tab API; the BatchGen tab is not shown");
+    await ready;
+    badge();
+  },
 });
 
-app.registerExtension({ name: "batchgen.core" });
+// ---- canvas (tab-new) ----
+// "Run as batch" (command, menu entry, action-bar button) opens the tab's New batch view on the canvas workflow.
+import { installCanvasCommands } from "./tab/canvas.js";
+
+installCanvasCommands(shell.ctx, () => host.showTab(TAB_ID));

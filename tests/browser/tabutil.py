@@ -1,0 +1,47 @@
+"""Helpers for the BatchGen tab's browser tests (shared by the list/detail and the new-batch tests)."""
+
+from __future__ import annotations
+
+from .conftest import ARTIFACTS
+
+TAB_BUTTON = ".batchgen-tab-button, [data-testid=batchgen-tab-button]"  # class until 1.49, data-testid in 1.58
+OURS = ("batchgen", "/extensions/comfyui-batchgen/")
+
+
+def load_editor(page, comfy) -> str:
+    """Open ComfyUI's editor and wait for our extension; returns the frontend version (e.g. "1.49.6")."""
+    page.goto(comfy.url + "/", wait_until="domcontentloaded")
+    page.wait_for_function("() => window.app?.extensionManager && window.app.extensions?.some(e => e.name === 'batchgen.core')",
+                           timeout=90_000)
+    page.wait_for_timeout(500)  # let the websocket settle
+    return page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || 'unknown'")
+
+
+def open_tab(page) -> None:
+    """Click the BatchGen icon in the sidebar (if the tab is not showing) and wait for the tab."""
+    if not page.locator(".batchgen-tab").is_visible():
+        page.locator(TAB_BUTTON).first.click()
+    page.locator(".batchgen-tab").wait_for(timeout=15_000)
+
+
+def our_console_errors(page) -> list[str]:
+    """Console errors and uncaught exceptions that come from this extension (ComfyUI's own are not ours to fix)."""
+    return [f"{text} @ {url}" for kind, text, url in page.console_sources
+            if kind in ("error", "pageerror") and any(o in (text + url).lower() for o in OURS)]
+
+
+def shot(page, name: str, version: str) -> None:
+    """A screenshot in tests/_artifacts, named by step and frontend version."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"tab-{name}-{version}.png"))
+
+
+def set_setting(page, setting_id: str, value) -> None:
+    """Change a ComfyUI setting the way its settings dialog does (stored for the user, applied at once)."""
+    page.evaluate("([id, value]) => window.app.extensionManager.setting.set(id, value)", [setting_id, value])
+
+
+def theme(page, name: str) -> None:
+    """Switch ComfyUI's colour palette ("dark" or "light")."""
+    set_setting(page, "Comfy.ColorPalette", name)
+    page.wait_for_timeout(300)
