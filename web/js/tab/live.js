@@ -18,11 +18,8 @@ export function createLive({ host, state }) {
   }
 
   function applyJob(data) {
-    const cache = state.jobs.get(data.batch_id);
-    if (cache) {
-      const { seq, ...fields } = data;
-      const row = { ...(cache.rows.get(data.idx) || {}), ...fields };
-      cache.rows.set(data.idx, row);
+    for (const cache of state.jobs.values()) {
+      if (cache.batchId === data.batch_id) cache.apply(data);
     }
     if (data.status !== "running") state.progress.delete(data.id);
     state.emit("job", data);
@@ -77,6 +74,7 @@ export function createLive({ host, state }) {
           state.emit("reload", {});
         }
       } catch (err) {
+        console.warn("batchgen: catching up with the event log failed", err);
         state.emit("liveError", err);
       } finally {
         catching = null;
