@@ -17,6 +17,27 @@ def load_editor(page, comfy) -> str:
     return page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || 'unknown'")
 
 
+def browser_page(comfy, viewport: dict):
+    """A chromium page on ComfyUI's loaded editor, recording the console like conftest's page (a generator: yields it)."""
+    from playwright.sync_api import sync_playwright
+
+    from .conftest import CHROMIUM
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport=viewport)
+        page.console_messages = []
+        page.console_sources = []
+        page.on("console", lambda msg: page.console_sources.append((msg.type, msg.text, (msg.location or {}).get("url", ""))))
+        page.on("pageerror", lambda exc: page.console_sources.append(("pageerror", str(exc), str(exc.stack or ""))))
+        page.on("dialog", lambda dialog: dialog.accept())  # confirmations (delete) are answered yes
+        page.version = load_editor(page, comfy)
+        yield page
+        browser.close()
+
+
 def open_tab(page) -> None:
     """Click the BatchGen icon in the sidebar (if the tab is not showing) and wait for the tab."""
     if not page.locator(".batchgen-tab").is_visible():

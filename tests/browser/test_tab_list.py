@@ -11,20 +11,33 @@ import pytest
 
 from tests.comfyui.test_durability import sleep_jobs, sleep_template
 
-from .tabutil import load_editor, open_tab, our_console_errors, set_setting, shot, theme
+from .tabutil import browser_page, open_tab, our_console_errors, set_setting, shot, theme
 
 API = "/batchgen/v1"
 COMFY_ENV = {"BATCHGEN_WINDOW": "2"}
 README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "tab.png"
 
 
+@pytest.fixture(scope="module")
+def editor(comfy):
+    """One browser page with ComfyUI's editor for the whole module (loading the editor costs 10–15 s)."""
+    yield from browser_page(comfy, {"width": 1280, "height": 800})
+
+
+@pytest.fixture
+def page(editor):
+    """The module's page (the per-test page of conftest would reload the editor for every test)."""
+    return editor
+
+
 @pytest.fixture
 def tab(comfy, page, request):
-    """The editor at 1280×800 with the BatchGen tab open on its list; yields the frontend version."""
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.on("dialog", lambda dialog: dialog.accept())  # delete's confirmations
-    version = load_editor(page, comfy)
+    """The BatchGen tab open on its list; yields the frontend version."""
+    version = page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || 'unknown'")
     open_tab(page)
+    back = page.locator(".bgn-view-detail .bgn-toolbar button").first
+    if back.is_visible():
+        back.click()
     page.locator(".bgn-view-list").wait_for(timeout=10_000)
     yield version
     shot(page, f"end-{request.node.name.removeprefix('test_')[:40]}", version)  # the last state, also after a failure
@@ -96,6 +109,7 @@ def test_failed_jobs_show_their_node_and_one_is_retried(comfy, page, tab):
     item = card(page, batch["id"])
     item.locator('.bgn-chip[data-status="partial"]').wait_for(timeout=20_000)
     item.click()
+    page.locator('.bgn-tab[data-tab="jobs"]').click()
     page.locator(".bgn-tab-tools select").select_option("failed")
     row = page.locator('.bgn-row[data-status="failed"]')
     row.wait_for(timeout=10_000)

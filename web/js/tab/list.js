@@ -131,6 +131,7 @@ export function render(el, ctx) {
   const offs = [
     state.on("batch", onBatch),
     state.on("reload", load),
+    state.on("deleted", ({ id }) => { items.querySelector(`.bgn-card[data-id="${id}"]`)?.remove(); }),
     state.on("connection", (up) => { banner.hidden = up; if (up) load(); }),
   ];
   draw();
