@@ -2,6 +2,7 @@
 // the websocket (cards update in place, no reload), paginated, filtered by status, searched by name.
 import { h, errorBox } from "./dom.js";
 import { BATCH_STATUSES, etaSeconds, formatDuration, formatTime, query, segments } from "./logic.js";
+import { PAGE_SIZE, pageSize } from "./settings.js";
 
 const SEARCH_DELAY_MS = 250;
 const NEW_BATCH_DELAY_MS = 300;
@@ -52,6 +53,7 @@ function card(batch, ctx) {
 export function render(el, ctx) {
   const { state, t } = ctx;
   const L = state.list;
+  L.limit = pageSize(ctx.host.setting(PAGE_SIZE));
   let searchTimer = null;
   let newTimer = null;
   let seq = 0;  // answers of older requests are dropped
