@@ -34,8 +34,25 @@ def browser_page(comfy, viewport: dict):
         page.on("pageerror", lambda exc: page.console_sources.append(("pageerror", str(exc), str(exc.stack or ""))))
         page.on("dialog", lambda dialog: dialog.accept())  # confirmations (delete) are answered yes
         page.version = load_editor(page, comfy)
+        # A model-free workflow on the canvas (the default one misses its models and says so in a toast).
+        page.evaluate("""async () => {
+            const doc = await (await fetch('/api/workflow_templates/comfyui-batchgen/text-card.json')).json();
+            await window.app.loadGraphData(doc);
+        }""")
+        close_toasts(page)
         yield page
         browser.close()
+
+
+def close_toasts(page, keep: str = "") -> None:
+    """Close ComfyUI's toasts (those whose text contains keep stay)."""
+    page.evaluate("""(keep) => {
+        for (const msg of document.querySelectorAll('.p-toast-message')) {
+            if (keep && msg.textContent.includes(keep)) continue;
+            msg.querySelector('.p-toast-close-button, button[aria-label=Close], button')?.click();
+        }
+    }""", keep)
+    page.wait_for_timeout(300)
 
 
 def open_tab(page) -> None:

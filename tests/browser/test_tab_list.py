@@ -11,7 +11,7 @@ import pytest
 
 from tests.comfyui.test_durability import sleep_jobs, sleep_template
 
-from .tabutil import browser_page, open_tab, our_console_errors, set_setting, shot, theme
+from .tabutil import browser_page, close_toasts, open_tab, our_console_errors, set_setting, shot, theme
 
 API = "/batchgen/v1"
 COMFY_ENV = {"BATCHGEN_WINDOW": "2"}
@@ -62,6 +62,7 @@ def test_a_batch_appears_and_completes_live_then_its_gallery_and_lightbox(comfy,
     item.locator(".bgn-count-main", has_text="20/20").wait_for(timeout=60_000)
     assert item.locator(".bgn-chip").inner_text().strip().lower() == "succeeded"
     assert item.locator(".bgn-card-meta").inner_text().startswith("text-card")
+    close_toasts(page, keep="cards 绘本")
     shot(page, "list-dark", tab)
     if tab.startswith("1.49"):
         README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,11 @@ def test_failed_jobs_show_their_node_and_one_is_retried(comfy, page, tab):
     comfy.wait_batch(batch["id"])
     item = card(page, batch["id"])
     item.locator('.bgn-chip[data-status="partial"]').wait_for(timeout=20_000)
-    item.click()
+    # The finished-batch toast links to the batch: it opens in the tab.
+    page.get_by_text("one bad: 1/2 succeeded, 1 failed").wait_for(timeout=10_000)
+    shot(page, "toast-link", tab)
+    page.locator(".batchgen-toast-link").last.click()
+    page.locator(".bgn-view-detail .bgn-title", has_text="one bad").wait_for(timeout=10_000)
     page.locator('.bgn-tab[data-tab="jobs"]').click()
     page.locator(".bgn-tab-tools select").select_option("failed")
     row = page.locator('.bgn-row[data-status="failed"]')
@@ -147,7 +152,14 @@ def test_pause_resume_cancel_retry_and_delete_from_the_detail_view(comfy, page, 
     page.locator('.bgn-detail-head .bgn-chip[data-status="succeeded"]').wait_for(timeout=10_000)
     page.locator(".bgn-count-main", has_text="10/10").wait_for(timeout=5_000)
     controls.locator('[data-action="delete"]').click()
+    confirm = page.locator(".bgn-confirm")
+    confirm.locator("input[type=checkbox]").check()  # with its images
+    shot(page, "delete-confirm", tab)
+    folder = comfy.output_dir / done["output_subfolder"]
+    assert folder.is_dir()
+    confirm.locator('[data-action="confirm-delete"]').click()
     page.locator(".bgn-view-list").wait_for(timeout=10_000)
+    assert not folder.exists()
     assert card(page, batch["id"]).count() == 0
     assert comfy.request("GET", f"{API}/batches/{batch['id']}")[0] == 404
 

@@ -131,16 +131,34 @@ export function render(el, ctx, params) {
     view.draw();
   }
 
+  // Deleting asks inside the tab (never a browser dialog): with or without the images on disk.
+  function confirmDelete(b) {
+    const images = h("input", { type: "checkbox", class: "bgn-check" });
+    const box = h("div", { class: "bgn-confirm", role: "alertdialog" },
+      h("div", null, t("batchgen.detail.deleteConfirm", { name: b.name })),
+      h("label", { class: "bgn-inline bgn-small" }, images, t("batchgen.detail.deleteImages")),
+      h("div", { class: "bgn-toolbar" },
+        h("button", { class: "bgn-btn bgn-danger", dataset: { action: "confirm-delete" }, onclick: async (e) => {
+          e.currentTarget.disabled = true;
+          try {
+            await ctx.host.request("DELETE", `/batches/${id}?images=${images.checked}`);
+            state.dropBatch(id);
+            ctx.host.toast("info", t("batchgen.detail.deleted"), b.name, 3000);
+            ctx.navigate("list");
+          } catch (err) {
+            box.replaceWith(errorBox(ctx, err));
+          }
+        } }, t("batchgen.detail.delete")),
+        h("button", { class: "bgn-btn", onclick: () => box.remove() }, t("batchgen.detail.keep"))));
+    summary.querySelector(".bgn-confirm")?.remove();
+    summary.append(box);
+  }
+
   async function act(action, value) {
     const b = batch();
     try {
       if (action === "delete") {
-        const images = window.confirm(t("batchgen.detail.deleteImages", { name: b.name }));
-        if (!window.confirm(t("batchgen.detail.deleteConfirm", { name: b.name }))) return;
-        await ctx.host.request("DELETE", `/batches/${id}?images=${images}`);
-        state.dropBatch(id);
-        ctx.host.toast("info", t("batchgen.detail.deleted"), b.name);
-        ctx.navigate("list");
+        confirmDelete(b);
         return;
       }
       const body = action === "priority" ? { priority: value } : {};
