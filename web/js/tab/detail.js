@@ -6,6 +6,7 @@ import { countsLine, progressBar, statusChip } from "./list.js";
 import { createJobCache } from "./jobcache.js";
 import { jobFilter, jobTable } from "./jobs.js";
 import { gallery, lightbox, viewURL } from "./gallery.js";
+import { MAX_GRID_JOBS, renderGrid } from "./gridview.js";
 
 const STALE_DELAY_MS = 400;
 
@@ -88,6 +89,8 @@ export function render(el, ctx, params) {
   function drawTabs() {
     const b = batch();
     const names = ["jobs", "gallery"];
+    gridShown = hasGrid();
+    if (gridShown) names.push("grid");
     if (b?.contact_sheets?.length) names.push("sheets");
     if (!names.includes(D.tab)) D.tab = "jobs";
     tabs.replaceChildren(...names.map((name) => h("button", { class: `bgn-tab${D.tab === name ? " bgn-tab-on" : ""}`, role: "tab",
@@ -95,8 +98,16 @@ export function render(el, ctx, params) {
       onclick: () => { if (D.tab !== name) { D.tab = name; drawTabs(); showPane(); } } }, t(`batchgen.detail.tab_${name}`))));
   }
 
+  let gridShown = false;
+  let gridTimer = null;
+  function hasGrid() {
+    const first = state.jobs.get(`${id}|`)?.rows.get(0);
+    return !!(first?.coords?.axes && Object.keys(first.coords.axes).length && (batch()?.total ?? 0) <= MAX_GRID_JOBS);
+  }
+
   const counter = h("span", { class: "bgn-small bgn-muted" });
   function countText() {
+    if (hasGrid() !== gridShown) drawTabs();
     const c = state.jobs.get(`${id}|${D.tab === "gallery" ? "succeeded" : D.status}`);
     counter.textContent = c?.total != null ? t(D.tab === "gallery" ? "batchgen.detail.images" : "batchgen.detail.jobs", { n: c.total }) : "";
   }
@@ -116,6 +127,13 @@ export function render(el, ctx, params) {
         h("a", { href: viewURL(ctx, s), target: "_blank", rel: "noopener" },
           h("img", { loading: "lazy", src: viewURL(ctx, s), alt: s.title, width: s.width, height: s.height })),
         h("figcaption", { class: "bgn-small bgn-muted" }, `${s.page}. ${s.title}`)))));
+      return;
+    }
+    if (D.tab === "grid") {
+      const cache = cacheFor(ctx, id, "");
+      const box = h("div", { class: "bgn-grid-pane" });
+      pane.replaceChildren(box);
+      renderGrid(box, ctx, cache, (job) => openAt(cache, cache.byId.get(job.id) ?? 0)).catch((err) => box.replaceChildren(errorBox(ctx, err)));
       return;
     }
     if (D.tab === "gallery") {
@@ -176,6 +194,7 @@ export function render(el, ctx, params) {
     if (data.batch_id !== id) return;
     if (view) view.draw();
     countText();
+    if (D.tab === "grid" && !gridTimer) gridTimer = setTimeout(() => { gridTimer = null; if (D.tab === "grid") showPane(); }, 500);
     drawLive();
     const stale = [...state.jobs.values()].some((c) => c.batchId === id && c.stale);
     if (stale && !staleTimer) staleTimer = setTimeout(refreshStale, STALE_DELAY_MS);
@@ -197,6 +216,7 @@ export function render(el, ctx, params) {
   async function load() {
     try {
       state.putBatch(await ctx.host.request("GET", `/batches/${id}`));
+      await cacheFor(ctx, id, "").ensure(0, 0);  // the first jobs tell whether the batch is a grid
       drawHead();
       if (!view) showPane();
       else view.draw();
@@ -218,6 +238,7 @@ export function render(el, ctx, params) {
   return () => {
     offs.forEach((off) => off());
     clearTimeout(staleTimer);
+    clearTimeout(gridTimer);
     view?.stop();
     closeLightbox?.();
   };
