@@ -194,3 +194,24 @@ def test_chinese_and_the_light_theme_switch_without_a_reload(comfy, page, tab):
         set_setting(page, "Comfy.Locale", "en")
         theme(page, "dark")
     page.get_by_text("Batches", exact=True).wait_for(timeout=10_000)
+
+
+def test_a_grid_batch_shows_its_grid_by_axis_and_its_contact_sheet(comfy, page, tab):
+    batch = submit(comfy, {"name": "网格", "template": "text-card", "params": {"height": 64},
+                           "axes": [{"param": "width", "values": [64, 96, 128], "name": "宽度"},
+                                    {"param": "prompt", "values": ["你好", "世界", "猫"], "name": "文字"}]})
+    done = comfy.wait_batch(batch["id"])
+    assert done["status"] == "succeeded"
+    card(page, batch["id"]).click()
+    page.locator('.bgn-tab[data-tab="grid"]').click()
+    page.wait_for_function("() => document.querySelectorAll('.bgn-grid-img').length === 9 && "
+                           "[...document.querySelectorAll('.bgn-grid-img')].every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
+    headers = page.locator(".bgn-grid thead th").all_inner_texts()
+    assert headers[1:] == ["64", "96", "128"], headers
+    assert page.locator(".bgn-grid tbody th").all_inner_texts() == ["你好", "世界", "猫"]
+    shot(page, "grid", tab)
+    page.locator('.bgn-tab[data-tab="sheets"]').wait_for(timeout=15_000)  # the sheet arrives with its own event
+    page.locator('.bgn-tab[data-tab="sheets"]').click()
+    page.wait_for_function("() => { const i = document.querySelector('.bgn-sheet img'); return i && i.complete && i.naturalWidth > 0; }",
+                           timeout=15_000)
+    shot(page, "contact-sheet", tab)
