@@ -11,7 +11,7 @@ import pytest
 
 from tests.comfyui.test_durability import sleep_jobs, sleep_template
 
-from .tabutil import browser_page, close_toasts, open_tab, our_console_errors, set_setting, shot, theme
+from .tabutil import TAB_BUTTON, browser_page, close_toasts, open_tab, our_console_errors, set_setting, shot, theme
 
 API = "/batchgen/v1"
 COMFY_ENV = {"BATCHGEN_WINDOW": "2"}
@@ -142,6 +142,8 @@ def test_pause_resume_cancel_retry_and_delete_from_the_detail_view(comfy, page, 
     shot(page, "paused", tab)
     controls.locator('[data-action="resume"]').click()
     page.locator('.bgn-detail-head .bgn-chip[data-status="running"]').wait_for(timeout=10_000)
+    # The tab's icon carries the number of running batches.
+    page.wait_for_function("(sel) => document.querySelector(sel)?.textContent.includes('1')", arg=TAB_BUTTON, timeout=10_000)
     controls.locator('[data-action="cancel"]').click()
     page.locator('.bgn-detail-head .bgn-chip[data-status="cancelled"]').wait_for(timeout=15_000)
     controls.locator('[data-action="retry"]').click()

@@ -62,6 +62,12 @@ export function render(el, ctx, params) {
     banner, summary, live, tabs, tools, pane);
 
   const batch = () => state.batches.get(id);
+  const metaEl = h("div", { class: "bgn-card-meta bgn-muted bgn-small" });
+  const barEl = h("div", { class: "bgn-summary" });
+  const controlsEl = h("div");
+  const confirmSlot = h("div");
+  let controlsKey = "";
+  summary.append(metaEl, barEl, controlsEl, confirmSlot);
 
   function drawHead() {
     const b = batch();
@@ -71,9 +77,15 @@ export function render(el, ctx, params) {
     const meta = [b.template_id || t("batchgen.list.inline"), formatTime(b.created_at, state.locale),
       eta != null ? t("batchgen.list.eta", { time: formatDuration(eta, t) }) : null,
       b.elapsed_seconds != null && TERMINAL.has(b.status) ? t("batchgen.detail.took", { time: formatDuration(b.elapsed_seconds, t) }) : null];
-    summary.replaceChildren(
-      h("div", { class: "bgn-card-meta bgn-muted bgn-small" }, meta.filter(Boolean).join(" · ")),
-      progressBar(b, ctx), countsLine(b, ctx), controls(ctx, b, act));
+    metaEl.replaceChildren(meta.filter(Boolean).join(" · "));
+    barEl.replaceChildren(progressBar(b, ctx), countsLine(b, ctx));
+    // The controls are rebuilt only when what they show changes (never under the user's cursor in the priority box).
+    const c = b.counts || {};
+    const key = [b.status, b.paused, b.priority, !!c.succeeded, (c.failed || 0) + (c.cancelled || 0) > 0].join("|");
+    if (key !== controlsKey && !controlsEl.contains(document.activeElement)) {
+      controlsKey = key;
+      controlsEl.replaceChildren(controls(ctx, b, act));
+    }
     drawTabs();
   }
 
@@ -168,8 +180,7 @@ export function render(el, ctx, params) {
           }
         } }, t("batchgen.detail.delete")),
         h("button", { class: "bgn-btn", onclick: () => box.remove() }, t("batchgen.detail.keep"))));
-    summary.querySelector(".bgn-confirm")?.remove();
-    summary.append(box);
+    confirmSlot.replaceChildren(box);
   }
 
   async function act(action, value) {
@@ -221,7 +232,7 @@ export function render(el, ctx, params) {
       if (!view) showPane();
       else view.draw();
     } catch (err) {
-      summary.replaceChildren(errorBox(ctx, err, load));
+      confirmSlot.replaceChildren(errorBox(ctx, err, () => { confirmSlot.replaceChildren(); load(); }));
     }
   }
 
