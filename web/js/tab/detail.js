@@ -89,13 +89,24 @@ export function render(el, ctx, params) {
     drawTabs();
   }
 
+  function jobIdx(jobId) {
+    for (const c of state.jobs.values()) {
+      const pos = c.batchId === id ? c.byId.get(jobId) : undefined;
+      if (pos != null) return c.rows.get(pos)?.idx;
+    }
+    return undefined;
+  }
+
   function drawLive() {
     const running = [...state.progress.values()].filter((p) => p.batch_id === id);
-    live.replaceChildren(...running.map((p) => h("div", { class: "bgn-live-job" },
-      h("span", { class: "bgn-muted" }, t("batchgen.detail.runningJob", { job: p.job_id, node: p.node })),
-      h("div", { class: "bgn-bar bgn-bar-thin" }, h("span", { class: "bgn-s-running",
-        style: { width: `${p.max ? Math.round((100 * p.value) / p.max) : 0}%` } })),
-      h("span", { class: "bgn-muted" }, `${p.value}/${p.max}`))));
+    live.replaceChildren(...running.map((p) => {
+      const pct = p.max ? Math.min(100, Math.round((100 * p.value) / p.max)) : 0;
+      const idx = jobIdx(p.job_id);
+      return h("div", { class: "bgn-live-job" },
+        h("span", { class: "bgn-muted" }, t("batchgen.detail.runningJob", { job: idx != null ? `#${idx}` : p.job_id, node: p.node })),
+        h("div", { class: "bgn-bar bgn-bar-thin" }, h("span", { class: "bgn-s-running", style: { width: `${pct}%` } })),
+        h("span", { class: "bgn-muted" }, `${pct}%`));
+    }));
   }
 
   function drawTabs() {
