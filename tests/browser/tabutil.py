@@ -5,7 +5,7 @@ from __future__ import annotations
 from .conftest import ARTIFACTS
 
 TAB_BUTTON = ".batchgen-tab-button, [data-testid=batchgen-tab-button]"  # class until 1.49, data-testid in 1.58
-OURS = ("batchgen", "/extensions/comfyui-batchgen/")
+OURS = ("/batchgen/v1/", "/extensions/comfyui-batchgen/", "batchgen:")  # our routes, our files, our console.warn prefix
 
 
 def load_editor(page, comfy) -> str:
@@ -49,7 +49,7 @@ def close_toasts(page, keep: str = "") -> None:
     page.evaluate("""(keep) => {
         for (const msg of document.querySelectorAll('.p-toast-message')) {
             if (keep && msg.textContent.includes(keep)) continue;
-            msg.querySelector('.p-toast-close-button, button[aria-label=Close], button')?.click();
+            (msg.querySelector('.p-toast-close-button') || msg.querySelector('button[aria-label=Close]'))?.click();
         }
     }""", keep)
     page.wait_for_timeout(300)
@@ -64,8 +64,9 @@ def open_tab(page) -> None:
 
 def our_console_errors(page) -> list[str]:
     """Console errors and uncaught exceptions that come from this extension (ComfyUI's own are not ours to fix)."""
+    # ComfyUI's own queue panel showing a deleted batch's image (/api/view?…subfolder=batchgen…) is not ours.
     return [f"{text} @ {url}" for kind, text, url in page.console_sources
-            if kind in ("error", "pageerror") and any(o in (text + url).lower() for o in OURS)]
+            if kind in ("error", "pageerror") and any(o in f"{text} {url}" for o in OURS)]
 
 
 def shot(page, name: str, version: str) -> None:

@@ -107,9 +107,11 @@ def test_failed_jobs_show_their_node_and_one_is_retried(comfy, page, tab):
     item = card(page, batch["id"])
     item.locator('.bgn-chip[data-status="partial"]').wait_for(timeout=20_000)
     # The finished-batch toast links to the batch: it opens in the tab.
-    page.get_by_text("one bad: 1/2 succeeded, 1 failed").wait_for(timeout=10_000)
+    link = page.locator(".batchgen-toast-link").last
+    link.wait_for(timeout=10_000)
+    assert "one bad: 1/2 succeeded, 1 failed" in link.locator("xpath=..").inner_text()
     shot(page, "toast-link", tab)
-    page.locator(".batchgen-toast-link").last.click()
+    link.click()
     page.locator(".bgn-view-detail .bgn-title", has_text="one bad").wait_for(timeout=10_000)
     page.locator('.bgn-tab[data-tab="jobs"]').click()
     page.locator(".bgn-tab-tools select").select_option("failed")

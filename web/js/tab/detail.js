@@ -82,7 +82,8 @@ export function render(el, ctx, params) {
     // The controls are rebuilt only when what they show changes (never under the user's cursor in the priority box).
     const c = b.counts || {};
     const key = [b.status, b.paused, b.priority, !!c.succeeded, (c.failed || 0) + (c.cancelled || 0) > 0].join("|");
-    if (key !== controlsKey && !controlsEl.contains(document.activeElement)) {
+    const typing = document.activeElement?.tagName === "INPUT" && controlsEl.contains(document.activeElement);
+    if (key !== controlsKey && !typing) {
       controlsKey = key;
       controlsEl.replaceChildren(controls(ctx, b, act));
     }
