@@ -48,3 +48,7 @@ class ManifestStream(Reply):
 
 class ExportZip(Reply):
     """application/zip, streamed: images/<file>, manifest.jsonl, manifest.csv (UTF-8 with BOM) and contact_sheets/<file>."""
+
+
+class Thumbnail(Reply):
+    """image/webp (image/jpeg where Pillow has no WEBP): the job's image scaled to fit size×size, with an ETag."""

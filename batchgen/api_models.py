@@ -230,15 +230,17 @@ _PAGE_CODES = {"limit": "invalid_pagination", "offset": "invalid_pagination", "s
 
 
 class BatchListQuery(ApiModel):
-    """?limit=&offset=&status=a,b of GET /batches."""
+    """?limit=&offset=&status=a,b&q= of GET /batches."""
 
     limit: Annotated[int, Field(ge=1, le=500)] = 50
     offset: Offset = 0
     status: list[BatchStatusName] | None = Field(None, description="Comma-separated batch statuses to keep, e.g. running,paused.")
+    q: Annotated[str, Field(max_length=200)] = Field("", description="Keep batches whose name contains this text (any case).")
 
-    codes: ClassVar[dict[str, str]] = _PAGE_CODES
+    codes: ClassVar[dict[str, str]] = {**_PAGE_CODES, "q": "invalid_search"}
     hints: ClassVar[dict[str, str]] = {"limit": "limit must be an integer from 1 to 500", "offset": "offset must be an integer ≥ 0",
-                                       "status": "status takes pending, running, paused, succeeded, partial, failed, cancelled"}
+                                       "status": "status takes pending, running, paused, succeeded, partial, failed, cancelled",
+                                       "q": "q is a part of a batch name, at most 200 characters"}
 
 
 class JobListQuery(ApiModel):
@@ -251,6 +253,18 @@ class JobListQuery(ApiModel):
     codes: ClassVar[dict[str, str]] = _PAGE_CODES
     hints: ClassVar[dict[str, str]] = {"limit": "limit must be an integer from 1 to 1000", "offset": "offset must be an integer ≥ 0",
                                        "status": "status takes pending, queued, running, succeeded, failed, cancelled"}
+
+
+class ThumbQuery(ApiModel):
+    """?size=&output= of GET /jobs/{id}/thumb."""
+
+    size: Annotated[int, Field(ge=16, le=512)] = Field(128, description="Longest side in pixels (16–512); rounded up to "
+                                                       "64, 128, 200, 256, 384 or 512.")
+    output: Annotated[int, Field(ge=0, le=1000)] = Field(0, description="Which of the job's image outputs (0: the first).")
+
+    codes: ClassVar[dict[str, str]] = {"size": "invalid_size", "output": "invalid_output"}
+    hints: ClassVar[dict[str, str]] = {"size": "size must be an integer from 16 to 512",
+                                       "output": "output must be an integer from 0 to 1000"}
 
 
 class PreviewQuery(ApiModel):

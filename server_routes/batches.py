@@ -36,7 +36,7 @@ async def generate(call: Call) -> web.Response:
 async def list_batches(call: Call) -> web.Response:
     """GET /batches."""
     q = call.query
-    batches, total = await call.service.store.list_batches(q.status or [], q.limit, q.offset)
+    batches, total = await call.service.store.list_batches(q.status or [], q.limit, q.offset, q.q.strip())
     sheets, base = await call.service.sheets.pages([b.id for b in batches]), call.base
     return json_response({"batches": [batch_json(b, sheets.get(b.id), base) for b in batches], "total": total, "limit": q.limit,
                           "offset": q.offset})

@@ -8,7 +8,7 @@ from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
 from ..batchgen import api_uploads as up
 from ..batchgen import api_webhooks as wh
-from . import batches, export, health, stream, templates, tokens, uploads, webhooks
+from . import batches, export, health, stream, templates, thumbs, tokens, uploads, webhooks
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
@@ -127,7 +127,8 @@ ROUTES: list[Route] = [
                       "the bindings used and the problems: the first problem is what the submission would answer. "
                       "Nothing is stored or queued. No ETA yet."),
     Route("GET", "/batches", batches.list_batches, "listBatches", "List batches, newest first", "batches", "read",
-          {200: r.BatchList}, {400: ("invalid_pagination", "invalid_status")}, query=q.BatchListQuery),
+          {200: r.BatchList}, {400: ("invalid_pagination", "invalid_status", "invalid_search")}, query=q.BatchListQuery,
+          description="?q= keeps the batches whose name contains the text, in any case (the tab's search box)."),
     Route("GET", "/batches/{batch_id}", batches.get_batch, "getBatch", "One batch", "batches", "read", {200: r.Batch}, NO_BATCH,
           path_params=BATCH_ID),
     Route("DELETE", "/batches/{batch_id}", batches.delete_batch, "deleteBatch", "Delete a finished batch (and its images if asked)",
@@ -169,6 +170,12 @@ ROUTES: list[Route] = [
                       "negative_prompt is params.negative and workflow_type names the template."),
     Route("GET", "/jobs/{job_id}", batches.get_job, "getJob", "One job", "jobs", "read", {200: r.Job}, {404: ("job_not_found",)},
           path_params=JOB_ID),
+    Route("GET", "/jobs/{job_id}/thumb", thumbs.get_thumb, "getJobThumbnail", "A small thumbnail of a job's image (WEBP)", "jobs",
+          "read", {200: export_models.Thumbnail}, {400: ("invalid_size", "invalid_output"), 404: ("job_not_found", "no_image")},
+          query=q.ThumbQuery, path_params=JOB_ID, stream=True, media_type="image/webp",
+          description="The job's image scaled to fit size×size (rounded up to 64, 128, 200, 256, 384 or 512), made once and kept "
+                      "in memory; ETag + If-None-Match answer 304. For galleries: ComfyUI's /view?preview= re-encodes the full "
+                      "image every time. 404 no_image when the job has no such image output or the file is gone."),
     Route("POST", "/jobs/{job_id}/retry", batches.retry_job, "retryJob", "Retry one failed or cancelled job", "jobs", "submit",
           {200: r.Job}, {404: ("job_not_found",), 409: ("job_not_retryable",)}, body=q.EmptyBody, body_required=False,
           body_limit=CONTROL_BODY_LIMIT, path_params=JOB_ID, description=f"409 job_not_retryable unless it failed or was cancelled. {CONTROL}"),

@@ -59,12 +59,18 @@ class Store(Connections):
         row = await self._fetchone("SELECT template_json FROM batches WHERE id = ?", (batch_id,))
         return None if row is None else json.loads(row["template_json"])
 
-    async def list_batches(self, statuses: Sequence[str] = (), limit: int = 50, offset: int = 0) -> tuple[list[Batch], int]:
-        """Newest first, optionally filtered by status; also the total matching."""
-        where, args = "", []
+    async def list_batches(self, statuses: Sequence[str] = (), limit: int = 50, offset: int = 0,
+                           name: str = "") -> tuple[list[Batch], int]:
+        """Newest first, optionally filtered by status and by a case-insensitive part of the name; also the total matching."""
+        conditions, args = [], []
         if statuses:
-            where = f"WHERE status IN ({','.join('?' * len(statuses))})"
+            conditions.append(f"status IN ({','.join('?' * len(statuses))})")
             args = list(statuses)
+        if name:
+            # instr(lower) instead of LIKE: no wildcard characters to escape in what the user typed
+            conditions.append("instr(lower(name), ?) > 0")
+            args.append(name.lower())
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return await self.run_read(_page_sync, f"SELECT {BATCH_COLUMNS} FROM batches {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                                    f"SELECT COUNT(*) FROM batches {where}", args, limit, offset, row_to_batch)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .conftest import ARTIFACTS
 
 TAB_BUTTON = ".batchgen-tab-button, [data-testid=batchgen-tab-button]"  # class until 1.49, data-testid in 1.58
-OURS = ("batchgen", "/extensions/comfyui-batchgen/")
+OURS = ("/batchgen/v1/", "/extensions/comfyui-batchgen/", "batchgen:")  # our routes, our files, our console.warn prefix
 
 
 def load_editor(page, comfy) -> str:
@@ -17,6 +17,44 @@ def load_editor(page, comfy) -> str:
     return page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ || 'unknown'")
 
 
+def browser_page(comfy, viewport: dict):
+    """A chromium page on ComfyUI's loaded editor, recording the console like conftest's page (a generator: yields it)."""
+    from playwright.sync_api import sync_playwright
+
+    from .conftest import CHROMIUM
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport=viewport)
+        page.console_messages = []
+        page.console_sources = []
+        page.on("console", lambda msg: page.console_sources.append((msg.type, msg.text, (msg.location or {}).get("url", ""))))
+        page.on("pageerror", lambda exc: page.console_sources.append(("pageerror", str(exc), str(exc.stack or ""))))
+        page.on("dialog", lambda dialog: dialog.accept())  # confirmations (delete) are answered yes
+        page.version = load_editor(page, comfy)
+        # A model-free workflow on the canvas (the default one misses its models and says so in a toast).
+        page.evaluate("""async () => {
+            const doc = await (await fetch('/api/workflow_templates/comfyui-batchgen/text-card.json')).json();
+            await window.app.loadGraphData(doc);
+        }""")
+        close_toasts(page)
+        yield page
+        browser.close()
+
+
+def close_toasts(page, keep: str = "") -> None:
+    """Close ComfyUI's toasts (those whose text contains keep stay)."""
+    page.evaluate("""(keep) => {
+        for (const msg of document.querySelectorAll('.p-toast-message')) {
+            if (keep && msg.textContent.includes(keep)) continue;
+            (msg.querySelector('.p-toast-close-button') || msg.querySelector('button[aria-label=Close]'))?.click();
+        }
+    }""", keep)
+    page.wait_for_timeout(300)
+
+
 def open_tab(page) -> None:
     """Click the BatchGen icon in the sidebar (if the tab is not showing) and wait for the tab."""
     if not page.locator(".batchgen-tab").is_visible():
@@ -26,8 +64,9 @@ def open_tab(page) -> None:
 
 def our_console_errors(page) -> list[str]:
     """Console errors and uncaught exceptions that come from this extension (ComfyUI's own are not ours to fix)."""
+    # ComfyUI's own queue panel showing a deleted batch's image (/api/view?…subfolder=batchgen…) is not ours.
     return [f"{text} @ {url}" for kind, text, url in page.console_sources
-            if kind in ("error", "pageerror") and any(o in (text + url).lower() for o in OURS)]
+            if kind in ("error", "pageerror") and any(o in f"{text} {url}" for o in OURS)]
 
 
 def shot(page, name: str, version: str) -> None:

@@ -15,9 +15,10 @@ def test_finished_batch_shows_a_toast_in_comfyui(comfy, page):
                                                         "prompts": ["Hello", "你好"], "params": {"width": 128, "height": 96}})
     assert status == 201, batch
     comfy.wait_batch(batch["id"])
-    toast = page.get_by_text("Batch succeeded")
+    # exact: 1.58's toasts also announce "<summary>. <detail>" in a screen-reader paragraph
+    toast = page.get_by_text("Batch succeeded", exact=True)
     toast.wait_for(timeout=20_000)
-    assert page.get_by_text("toast demo 绘本: 2/2 succeeded").is_visible()
+    assert page.get_by_text("toast demo 绘本: 2/2 succeeded", exact=True).is_visible()
     page.screenshot(path=str(ARTIFACTS / "toast-batch-succeeded.png"))
     errors = [text for kind, text in page.console_messages if kind in ("error", "pageerror") and "batchgen" in text.lower()]
     assert not errors, errors

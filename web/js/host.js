@@ -89,7 +89,8 @@ export function onSocket(type, fn) {
     api.addEventListener(type, (event) => {
       for (const sub of [...set]) {
         try {
-          sub(event.detail);
+          const result = sub(event.detail);
+          if (result && typeof result.catch === "function") result.catch((err) => console.warn(`batchgen: ${type} listener failed`, err));
         } catch (err) {
           console.warn(`batchgen: ${type} listener failed`, err);
         }

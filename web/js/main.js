@@ -5,6 +5,9 @@ import { createState } from "./tab/state.js";
 import { createShell } from "./tab/shell.js";
 import { createLive } from "./tab/live.js";
 import { makeT } from "./tab/i18n.js";
+import { linkToast } from "./tab/toastlink.js";
+import { ensureStyles } from "./tab/dom.js";
+import { SETTINGS, NOTIFICATIONS } from "./tab/settings.js";
 
 export const TAB_ID = "batchgen";
 
@@ -14,12 +17,21 @@ const shell = createShell({ host, state, t: (key, vars) => t(key, vars) });
 const live = createLive({ host, state });
 const lastStatus = new Map();
 
+/** Show the tab on one batch (from a toast's link). */
+function openBatch(id) {
+  host.showTab(TAB_ID);
+  shell.navigate("detail", { id });
+}
+
 // Custom websocket events are only dispatched to types registered before they arrive,
 // so every listener is added at module load, not lazily.
-host.onSocket(EVENT_BATCH, (batch) => {
-  const message = finishedToast(batch, lastStatus.get(batch?.id));
+host.onSocket(EVENT_BATCH, async (batch) => {
+  if (state.messages && host.locale() !== state.locale) await loadMessages();  // the language changed while the tab was closed
+  const message = finishedToast(batch, lastStatus.get(batch?.id), t, host.setting(NOTIFICATIONS) || "all");
   if (batch?.id) lastStatus.set(batch.id, batch.status);
-  if (message) host.toast(message.severity, message.summary, message.detail);
+  if (!message) return;
+  host.toast(message.severity, message.summary, message.detail);
+  linkToast(message.detail, t("batchgen.common.toast.open"), () => openBatch(message.batchId));
 });
 const ready = live.start().catch((err) => console.warn("batchgen: live state not started", err));
 
@@ -42,20 +54,24 @@ async function loadMessages() {
   t = makeT(state.messages, state.locale);
 }
 
-// Comfy.Locale can change while the tab is open; the tab follows without a reload.
+// Comfy.Locale can change while the tab is open; the tab follows without a reload. Reading a setting is local
+// (no request), and the check runs only while the tab is on the page.
 let localeTimer = null;
+let shownLocale = null;
 function watchLocale() {
+  shownLocale = state.locale;
   if (localeTimer) return;
   localeTimer = setInterval(() => {
-    if (!shell.visible()) return;
-    const now = host.locale();
-    if (now !== state.locale) loadMessages().then(() => shell.refresh());
+    if (!shell.visible() || host.locale() === shownLocale) return;
+    loadMessages().then(() => { shownLocale = state.locale; shell.refresh(); });
   }, 1000);
 }
 
 host.registerExtension({
   name: "batchgen.core",
+  settings: SETTINGS,
   async setup() {
+    ensureStyles();
     const registered = host.registerTab({
       id: TAB_ID,
       icon: "pi pi-images",
@@ -70,6 +86,7 @@ host.registerExtension({
       destroy: () => shell.destroy(),
     });
     if (!registered) console.warn("batchgen: this ComfyUI frontend has no sidebar tab API; the BatchGen tab is not shown");
+    await loadMessages();
     await ready;
     badge();
   },

@@ -27,10 +27,10 @@ function append(el, children) {
 /** A message box for a failure inside the tab (never thrown at the editor). */
 export function errorBox(ctx, err, retry) {
   const code = err?.code ? ` (${err.code})` : "";
-  return h("div", { class: "bg-error", role: "alert" },
-    h("div", { class: "bg-error-title" }, ctx.t("batchgen.common.error")),
-    h("div", { class: "bg-error-text" }, `${err?.message || err}${code}`),
-    retry ? h("button", { class: "bg-btn", onclick: retry }, ctx.t("batchgen.common.retry")) : null);
+  return h("div", { class: "bgn-error", role: "alert" },
+    h("div", { class: "bgn-error-title" }, ctx.t("batchgen.common.error")),
+    h("div", { class: "bgn-error-text" }, `${err?.message || err}${code}`),
+    retry ? h("button", { class: "bgn-btn", onclick: retry }, ctx.t("batchgen.common.retry")) : null);
 }
 
 /** Report an unexpected error in the console as a warning (an error would count as a broken editor). */

@@ -18,11 +18,8 @@ export function createLive({ host, state }) {
   }
 
   function applyJob(data) {
-    const cache = state.jobs.get(data.batch_id);
-    if (cache) {
-      const { seq, ...fields } = data;
-      const row = { ...(cache.rows.get(data.idx) || {}), ...fields };
-      cache.rows.set(data.idx, row);
+    for (const cache of state.jobs.values()) {
+      if (cache.batchId === data.batch_id) cache.apply(data);
     }
     if (data.status !== "running") state.progress.delete(data.id);
     state.emit("job", data);
@@ -37,6 +34,14 @@ export function createLive({ host, state }) {
     }
     if (type === "batchgen.batch") applyBatch(data);
     else if (type === "batchgen.job") applyJob(data);
+    else if (type === "batchgen.batch_deleted") {
+      state.dropBatch(data.id);
+      state.emit("deleted", data);
+      state.emit("running", {});
+    } else if (type === "batchgen.contact_sheet" && state.batches.has(data.batch_id)) {
+      const merged = state.putBatch({ id: data.batch_id, contact_sheets: data.pages || [] });
+      state.emit("batch", { batch: merged, isNew: false });
+    }
     return true;
   }
 
@@ -77,6 +82,7 @@ export function createLive({ host, state }) {
           state.emit("reload", {});
         }
       } catch (err) {
+        console.warn("batchgen: catching up with the event log failed", err);
         state.emit("liveError", err);
       } finally {
         catching = null;
@@ -101,6 +107,9 @@ export function createLive({ host, state }) {
   async function start() {
     host.onSocket("batchgen.batch", onLive("batchgen.batch"));
     host.onSocket("batchgen.job", onLive("batchgen.job"));
+    host.onSocket("batchgen.batch_deleted", onLive("batchgen.batch_deleted"));
+    host.onSocket("batchgen.contact_sheet", onLive("batchgen.contact_sheet"));
+    host.onSocket("batchgen.health", (h) => { state.health = h; state.emit("health", h); });
     host.onSocket("batchgen.progress", (p) => {
       if (!p?.job_id) return;
       state.progress.set(p.job_id, p);

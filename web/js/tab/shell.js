@@ -28,7 +28,7 @@ export function createShell({ host, state, t }) {
     runCleanup();
     const { view, params } = state.route;
     const mod = VIEWS[view] || VIEWS.list;
-    const el = h("div", { class: `bg-view bg-view-${view}` });
+    const el = h("div", { class: `bgn-view bgn-view-${view}` });
     body.replaceChildren(el);
     try {
       const result = mod.render(el, ctx, params || {});
@@ -55,9 +55,12 @@ export function createShell({ host, state, t }) {
     ensureStyles();
     runCleanup();
     root = h("div", { class: "batchgen-tab", lang: state.locale });
-    body = h("div", { class: "bg-body" });
+    body = h("div", { class: "bgn-body" });
     root.append(body);
     el.replaceChildren(root);
+    // The frontend's container is a block of automatic height inside a full-height panel: let it fill the panel,
+    // so the list and the virtual tables scroll inside the tab instead of growing it.
+    el.style.height = "100%";
     show();
   }
 

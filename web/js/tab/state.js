@@ -1,6 +1,14 @@
 // The tab's state, kept outside the DOM: the frontend rebuilds a custom sidebar tab's element every time it
 // opens, so views read from and write to this store and re-render from it (pure: no ComfyUI imports).
 
+const LIVE_FIELDS = ["status", "counts", "done", "progress", "paused", "cancelled", "priority", "updated_at"];
+
+function pick(obj, keys) {
+  const out = {};
+  for (const k of keys) if (k in obj) out[k] = obj[k];
+  return out;
+}
+
 /** A small observable store: named topics, each with subscribers; data lives in plain fields. */
 export function createState() {
   const topics = new Map();
@@ -14,7 +22,7 @@ export function createState() {
     connected: true,         // websocket state as ComfyUI reports it
     list: { status: "", q: "", offset: 0, limit: 50, ids: [], total: 0, loaded: false, error: null },
     detail: { batchId: null, status: "", tab: "jobs", scroll: 0 },
-    jobs: new Map(),         // batch id → {total, status filter, rows: Map idx → job}
+    jobs: new Map(),         // "<batch id>|<status filter>" → job cache (jobcache.js)
     progress: new Map(),     // job id → {node, value, max}
 
     /** Call fn(payload) whenever topic is emitted; returns an unsubscribe function. */
@@ -39,7 +47,10 @@ export function createState() {
     /** Remember a batch record and keep the running set in step with it. */
     putBatch(batch) {
       if (!batch?.id) return;
-      const merged = { ...(state.batches.get(batch.id) || {}), ...batch };
+      const known = state.batches.get(batch.id) || {};
+      // An API answer can be older than the events applied while it was on its way: keep the newer live fields.
+      const newer = known.updated_at > (batch.updated_at ?? 0) ? pick(known, LIVE_FIELDS) : {};
+      const merged = { ...known, ...batch, ...newer };
       state.batches.set(batch.id, merged);
       if (merged.status === "running") state.running.add(batch.id);
       else state.running.delete(batch.id);
@@ -50,7 +61,7 @@ export function createState() {
     dropBatch(id) {
       state.batches.delete(id);
       state.running.delete(id);
-      state.jobs.delete(id);
+      for (const [key, cache] of state.jobs) if (cache.batchId === id) state.jobs.delete(key);
       state.list.ids = state.list.ids.filter((x) => x !== id);
     },
   };
