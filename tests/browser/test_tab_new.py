@@ -46,6 +46,8 @@ def png(color: tuple[int, int, int], size=(40, 30)) -> bytes:
 def test_twenty_text_cards_from_the_form_preview_twenty_run_and_complete(comfy, page):
     open_editor(comfy, page)
     open_new_view(page)
+    # A fresh form starts on the template of Settings → BatchGen → "Default template" (text-card by default).
+    page.wait_for_function("() => document.querySelector('[data-testid=\"template\"]')?.value === 'text-card'", timeout=10_000)
     pick_template(page, "text-card")
     page.fill('[data-testid="name"]', "form cards")
     page.fill('[data-testid="prompts"]', "\n".join(f"卡片 card {i}" for i in range(20)))

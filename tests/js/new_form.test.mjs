@@ -1,7 +1,7 @@
 // The New batch form's pure logic: request body, problems → fields, axes, wildcard counts, parameter fields.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CANVAS, emptyForm, requestBody, saveTemplateBody, promptLines, etaText } from "../../web/js/tab/new/form.js";
+import { CANVAS, emptyForm, requestBody, saveTemplateBody, promptLines, etaText, initialTemplate } from "../../web/js/tab/new/form.js";
 import { problemField, groupProblems, problemOf } from "../../web/js/tab/new/problems.js";
 import { axesRequest, gridShape, rangeCount, newAxis, splitList } from "../../web/js/tab/new/axes.js";
 import { countVariants, wildcardTotal } from "../../web/js/tab/new/wildcards.js";
@@ -160,4 +160,13 @@ test("the first rows' columns: parameters in order of appearance, the seed last"
                    ["prompt", "width", "seed"]);
   assert.deepEqual(previewColumns([{ params: { prompt: "a" }, seed: null }]), ["prompt"]);
   assert.deepEqual(previewColumns([]), []);
+});
+
+test("a fresh form starts on the default-template setting only when that template exists", () => {
+  const templates = [{ id: "text-card" }, { id: "sdxl" }];
+  assert.equal(initialTemplate("sdxl", templates), "sdxl");
+  assert.equal(initialTemplate(" text-card ", templates), "text-card");
+  assert.equal(initialTemplate("gone", templates), "");
+  assert.equal(initialTemplate("", templates), "");
+  assert.equal(initialTemplate(undefined, null), "");
 });

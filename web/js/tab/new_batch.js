@@ -2,13 +2,14 @@
 // State lives in ctx.state (the tab is rebuilt each time it opens); ComfyUI is reached only through ctx.host.
 import { h, fill, debounce, section } from "./new/dom.js";
 import { ensureStyles } from "./new/styles.js";
-import { CANVAS, emptyForm, etaText, promptLines, requestBody, saveTemplateBody } from "./new/form.js";
+import { CANVAS, emptyForm, etaText, initialTemplate, promptLines, requestBody, saveTemplateBody } from "./new/form.js";
 import { fieldSpecs } from "./new/fields.js";
 import { problemOf } from "./new/problems.js";
 import { wildcardTotal } from "./new/wildcards.js";
 import { drawPreview, showProblems } from "./new/preview_panel.js";
 import { rememberCanvasBatch } from "./new/canvas_memory.js";
 import { storage } from "./canvas.js";
+import { DEFAULT_TEMPLATE } from "./settings.js";
 import { axesSection, gridText, optionsSection, paramsSection, rowsSection, templateSection } from "./new/sections.js";
 
 const PREVIEW_ROWS = 8;
@@ -61,6 +62,8 @@ class NewBatchView {
                                               this.st.objectInfo ? null : this.host.objectInfo()]);
       if (list) this.st.templates = list.templates;
       if (info) this.st.objectInfo = info;
+      // A form nobody has touched starts on the template chosen in Settings → BatchGen.
+      if (!this.form.template && preset !== "canvas") this.form.template = initialTemplate(this.host.setting(DEFAULT_TEMPLATE), this.st.templates);
       if ((fresh && preset === "canvas") || this.form.template === CANVAS) await this.takeCanvas();
       else if (this.form.template) await this.loadTemplate(this.form.template);
     } catch (err) {

@@ -15,6 +15,12 @@ export function emptyForm() {
   };
 }
 
+/** The template a fresh form starts with: the "default template" setting when such a template exists, else none. */
+export function initialTemplate(setting, templates) {
+  const id = String(setting ?? "").trim();
+  return id && (templates || []).some((t) => t.id === id) ? id : "";
+}
+
 /** The prompts textarea as a list: one prompt per non-empty line (trimmed). */
 export function promptLines(text) {
   return String(text ?? "").split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
