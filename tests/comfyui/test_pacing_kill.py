@@ -29,7 +29,8 @@ def _wait_paced(comfy, batch_id: str, timeout: float = 30.0) -> bool:
     while time.time() < deadline:
         if comfy.get(f"{API}/health")["dispatcher"]["window_now"] > 4:
             return True
-        if comfy.get(f"{API}/batches/{batch_id}")["status"] != "running":
+        # A new batch is "pending" until its first job is fed: only a batch that ended stops the wait.
+        if comfy.get(f"{API}/batches/{batch_id}")["status"] not in ("pending", "running"):
             return False
         time.sleep(0.01)
     return False
