@@ -127,3 +127,24 @@ test("the job cache fetches only the pages on screen, once", async () => {
   assert.equal(await cache.ensure(0, 30), 0);
   assert.equal(host.calls.length, 1);
 });
+
+test("a retry's answer arriving after the job's events does not put back its stale 'queued' row", async () => {
+  const log = { events: [], jobs: [{ id: 7, idx: 0, status: "failed", attempts: 1, batch_id: "b1" }] };
+  const host = fakeHost(log);
+  const state = createState();
+  await createLive({ host, state }).start();
+  const failed = createJobCache(host, "b1", "failed");
+  state.jobs.set("b1|failed", failed);
+  await failed.ensure(0, 0);
+  const shown = failed.rows.get(0);
+  // The retried job runs and fails again; its events come over the socket before the POST's answer.
+  host.handlers.get("batchgen.job")({ seq: 1, id: 7, idx: 0, batch_id: "b1", status: "running", attempts: 2 });
+  host.handlers.get("batchgen.job")({ seq: 2, id: 7, idx: 0, batch_id: "b1", status: "failed", attempts: 2 });
+  assert.equal(failed.putAnswer(shown, { id: 7, idx: 0, status: "queued", attempts: 1, batch_id: "b1" }), false);
+  assert.equal(failed.rows.get(0).status, "failed");
+  assert.equal(failed.rows.get(0).attempts, 2);
+  // With no event in between, the answer is what the row shows.
+  const now = failed.rows.get(0);
+  assert.equal(failed.putAnswer(now, { ...now, status: "queued" }), true);
+  assert.equal(failed.rows.get(0).status, "queued");
+});

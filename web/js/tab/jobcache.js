@@ -49,6 +49,15 @@ export function createJobCache(host, batchId, status = "") {
     return false;
   };
 
+  /** Put an HTTP answer for a job shown as `before` (e.g. a retry's), unless a job event changed the row meanwhile:
+   * the websocket can report the retried job running and failing again before the POST's answer arrives. */
+  cache.putAnswer = (before, fresh) => {
+    const pos = byId.get(before.id);
+    if (pos == null || rows.get(pos) !== before) return false;
+    rows.set(pos, fresh);
+    return true;
+  };
+
   /** Fetch again the pages on screen (or the first): new rows and the new total, without blanking what is shown. */
   cache.refresh = async () => {
     cache.stale = false;

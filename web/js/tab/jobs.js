@@ -30,9 +30,7 @@ export function jobTable(ctx, getCache, onOpen, onLoaded) {
     button.disabled = true;
     try {
       const fresh = await ctx.host.request("POST", `/jobs/${job.id}/retry`, {});
-      const cache = getCache();
-      const pos = cache.byId.get(job.id);
-      if (pos != null) cache.rows.set(pos, fresh);
+      getCache().putAnswer(job, fresh);
       virtual.draw();
     } catch (err) {
       button.disabled = false;
