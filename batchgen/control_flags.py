@@ -80,5 +80,7 @@ class FlagsMixin:
         if observed:
             applied = await self.store.apply([o[1] for o in observed])
             self._settle(observed, applied)
+            if not self.in_flight:
+                self.pacing.idle()  # pulled back or cancelled: the wait until the next outcome is not a job's duration
             self.wake()
         return len(removed)

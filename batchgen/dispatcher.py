@@ -224,6 +224,10 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             await self._feed(claimed, now)
         elif applied.jobs:
             self.wake()
+        # Idle only when the window drained and nothing was claimed to refill it: trivial jobs often all finish
+        # before a step runs, and resetting then would restart the measurement of every window (pacing never grows).
+        if not self.in_flight:
+            self.pacing.idle()
 
     def _wake_at(self, when: float) -> None:
         """Wake the loop at ``when`` (clock time): one timer at most, not one per started job (200 a second when they are trivial)."""
@@ -351,8 +355,6 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
                 self.recovered[counter] = self.recovered.get(counter, 0) + 1
             released.append(pid)
         self.pacing.finished(time.monotonic(), len(released))
-        if not self.in_flight:
-            self.pacing.idle()
         self._release(released)
 
     def _release(self, prompt_ids: list[str]) -> None:

@@ -117,3 +117,18 @@ async def test_a_kill_inside_the_pause_loses_nothing_and_runs_nothing_twice(tmp_
         assert all(j.attempts == 1 for j in jobs if j.id in done_uncommitted)
     finally:
         await stop_proc(b)
+
+
+async def test_a_window_that_drains_before_each_step_still_grows(tmp_path):
+    # Window 1 and trivial jobs: each step finds its one prompt finished and refills the window in the same pass.
+    # That drained-then-refilled window is busy, not idle; taking it for idle kept the window at 1 for ever.
+    proc = await start_proc(tmp_path / "db.sqlite3", tmp_path / "output", window=1, window_max=16)
+    proc.host.job_seconds = 0.0005
+    try:
+        bid = await add_batch(proc.store, 200)
+        proc.dispatcher.wake()
+        await wait_until(lambda: terminal(proc.store, bid), timeout=60, what="the batch to finish")
+        assert proc.host.max_depth > 1, "the window never grew past 1"
+        assert sorted(proc.host.executed) == sorted(set(proc.host.executed)) and len(proc.host.executed) == 200
+    finally:
+        await stop_proc(proc)
