@@ -146,9 +146,20 @@ async def stored_hashes(env) -> dict[str, str]:
     return {r["filename"]: r["sha256"] for r in rows}
 
 
-async def test_each_output_is_hashed_once_when_its_job_succeeds_and_the_export_reuses_it(env, monkeypatch):
+async def export_counting_file_hashes(env, monkeypatch, batch_id):
+    """Export a batch while counting sha256 calls on file bytes → (calls, the zip, its manifest rows)."""
     from batchgen_ext.batchgen import export
 
+    calls = []
+    real = export.hashlib.sha256
+    # Only hashes of file bytes count (the template's hash is computed per export too): PNG bytes, or a streaming digest.
+    monkeypatch.setattr(export.hashlib, "sha256", lambda *a: (not a or a[0][:4] == b"\x89PNG") and calls.append(a) or real(*a))
+    resp = await env.client.get(f"{API}/batches/{batch_id}/export")
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    return calls, archive, [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+
+
+async def test_each_output_is_hashed_once_when_its_job_succeeds_and_the_export_reuses_it(env, monkeypatch):
     batch = await finished_batch(env, ["一", "two", "three"])
     await env.service.hashes.idle()
     rows = await manifest(env, batch["id"])
@@ -157,13 +168,7 @@ async def test_each_output_is_hashed_once_when_its_job_succeeds_and_the_export_r
     for row in rows:
         f = row["files"][0]
         assert stored[f["name"]] == f["sha256"] == hashlib.sha256(out_path(env, f).read_bytes()).hexdigest()
-    calls = []
-    real = export.hashlib.sha256
-    # Only hashes of file bytes count (the template's hash is computed per export too): PNG bytes, or a streaming digest.
-    monkeypatch.setattr(export.hashlib, "sha256", lambda *a: (not a or a[0][:4] == b"\x89PNG") and calls.append(a) or real(*a))
-    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
-    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
-    zipped = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    calls, archive, zipped = await export_counting_file_hashes(env, monkeypatch, batch["id"])
     assert calls == [], "the export hashed files whose hash was stored when their jobs succeeded"
     assert [z["files"][0]["sha256"] for z in zipped] == [r["files"][0]["sha256"] for r in rows]
     for z in zipped:
@@ -172,18 +177,10 @@ async def test_each_output_is_hashed_once_when_its_job_succeeds_and_the_export_r
 
 
 async def test_without_a_stored_hash_the_export_hashes_the_bytes_it_copies_and_stores_them(env, monkeypatch):
-    from batchgen_ext.batchgen import export
-
     batch = await finished_batch(env, ["a", "b"])
     await env.service.hashes.idle()
     await env.store.run_in_transaction(lambda tx: tx.execute("DELETE FROM output_hashes"))
-    calls = []
-    real = export.hashlib.sha256
-    # Only hashes of file bytes count (the template's hash is computed per export too): PNG bytes, or a streaming digest.
-    monkeypatch.setattr(export.hashlib, "sha256", lambda *a: (not a or a[0][:4] == b"\x89PNG") and calls.append(a) or real(*a))
-    resp = await env.client.get(f"{API}/batches/{batch['id']}/export")
-    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
-    zipped = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    calls, archive, zipped = await export_counting_file_hashes(env, monkeypatch, batch["id"])
     assert len(calls) == 2
     for z in zipped:
         f = z["files"][0]
