@@ -30,6 +30,11 @@ export function feedWindowControl(ctx) {
     if (shown) select.value = String(shown.value);
   }
 
+  // After a refusal, what is in effect is asked again (the server decides; another admin may have changed it).
+  function resync() {
+    return ctx.request("GET", "/settings").then(show, () => {});
+  }
+
   select.addEventListener("change", async () => {
     const value = parseWindow(select.value);
     if (value === null) return;
@@ -39,6 +44,7 @@ export function feedWindowControl(ctx) {
       show(await ctx.request("PATCH", "/settings", { feed_window: value }));
     } catch (err) {
       fail(err);
+      await resync();
     } finally {
       select.disabled = Boolean(shown?.pinned) || !shown;
     }
