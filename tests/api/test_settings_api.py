@@ -8,12 +8,13 @@ import os
 import stat
 
 import pytest
-from aiohttp import web
 from batchgen_ext.batchgen.config import Config
+from batchgen_ext.batchgen.dispatcher import Dispatcher
 from batchgen_ext.batchgen.server_settings import ServerSettings
 from batchgen_ext.server_routes.cors import cors_middleware
 
 from tests.api.remote_app import API, fake_peer, make_env
+from tests.fakehost import FakeHost
 
 ORIGIN = "http://localhost:5173"
 
@@ -103,9 +104,13 @@ async def test_an_added_origin_is_answered_at_once_and_a_removed_one_refused_at_
 
 async def test_another_process_sees_a_change_through_the_shared_file(env, tmp_path):
     other = ServerSettings(Config(window=2), env.user_dir / "settings.json")
+    other_dispatcher = Dispatcher(env.store, FakeHost(output_dir=tmp_path / "other"), Config(window=2))
+    other_dispatcher.window_source = other.window
     assert other.window() == (2, 2) and ORIGIN not in other.allowed_origins()
     await patch(env, {"feed_window": 9, "cors_origins": [ORIGIN]})
     assert other.window() == (9, 9) and ORIGIN in other.allowed_origins()
+    status = other_dispatcher.status()  # what its /health says: the window it feeds by
+    assert (status["window"], status["window_now"]) == (9, 9)
 
 
 async def test_a_broken_file_keeps_defaults_and_the_app_starts(aiohttp_client, tmp_path):
