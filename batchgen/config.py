@@ -149,6 +149,8 @@ class Config:
     window: int = 4
     # The deepest the window grows while our jobs finish in milliseconds (batchgen/pacing.py); <= window: never grows.
     window_max: int = 0
+    # BATCHGEN_WINDOW was set: the window is pinned to it and the feed-window setting cannot change it.
+    window_pinned: bool = False
     tick_seconds: float = 1.0
     stall_seconds: float = 30.0
     default_max_attempts: int = 3
@@ -206,6 +208,7 @@ class Config:
         config = cls(
             window=window,
             window_max=env.integer("BATCHGEN_WINDOW_MAX", window_max_default, 1, 256),
+            window_pinned=env.raw("BATCHGEN_WINDOW") is not None,
             default_max_attempts=env.integer("BATCHGEN_MAX_ATTEMPTS", 3, 1, 20),
             stall_seconds=float(env.integer("BATCHGEN_STALL_SECONDS", 30, 2, 86_400)),
             max_body_bytes=env.integer("BATCHGEN_MAX_BODY_MB", 32, 1, 1024) * 1024 * 1024,

@@ -84,6 +84,8 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         self._urgent = False  # a wake from us (control, intake, timers), not from ComfyUI's queue: never delayed
         self._last_step = float("-inf")
         self.pacing = Pacing(config.window, config.window_max)
+        # (window, deepest) now, from the feed-window setting (batchgen/server_settings.py); None: the config's, fixed.
+        self.window_source: Callable[[], tuple[int, int]] | None = None
         self.gathering = False  # inside a pacing pause (tests kill a process right there)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -140,6 +142,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
 
     async def _run(self) -> None:
         while not self._stopping:
+            self.follow_window()  # before the room test: a wider window must not wait a whole tick
             room = len(self.in_flight) < self.pacing.depth
             timeout = min(self.config.tick_seconds, IDLE_POLL_SECONDS) if room else self.config.tick_seconds
             try:
@@ -203,6 +206,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
                 raise
 
     async def _step(self) -> None:
+        self.follow_window()
         now = self.clock()
         if self._needs_resync or now - self._last_lease >= self.config.lease_seconds / 3:
             await self._housekeep(now)
@@ -366,13 +370,27 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             except Exception:
                 log.exception("[batchgen] could not trim ComfyUI's history")
 
+    def follow_window(self) -> None:
+        """Take the feed window in effect now (a setting changed here or in another process sharing the store)."""
+        if self.window_source is None:
+            return
+        try:
+            window, window_max = self.window_source()
+        except Exception:  # a broken settings file keeps the window we had
+            log.exception("[batchgen] could not read the feed window setting")
+            return
+        if (window, max(window, window_max)) != (self.pacing.window, self.pacing.window_max):
+            log.info("[batchgen] feed window now %d (up to %d)", window, max(window, window_max))
+            self.pacing.resize(window, window_max)
+
     def status(self) -> dict[str, Any]:
         """Dispatcher state for /health."""
+        self.follow_window()
         return {
             "state": self.state,
             "host_problem": self.host_problem,
             "last_error": self.last_error,
-            "window": self.config.window,
+            "window": self.pacing.window,
             "window_now": self.pacing.depth,
             "in_flight": len(self.in_flight),
             "max_in_flight_seen": self.max_in_flight_seen,

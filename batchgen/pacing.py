@@ -30,6 +30,11 @@ class Pacing:
         self.per_job: float | None = None
         self._last: float | None = None
 
+    def resize(self, window: int, window_max: int) -> None:
+        """Take a new window (the feed-window setting changed); what was learnt about job durations is kept."""
+        self.window = window
+        self.window_max = max(window, window_max)
+
     def finished(self, now: float, count: int) -> None:
         """A step committed ``count`` outcomes at ``now`` (monotonic seconds) while our work kept ComfyUI busy."""
         if count <= 0:

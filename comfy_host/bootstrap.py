@@ -81,15 +81,16 @@ def install(package_dir: Path, version: str) -> None:
     service = BatchService(store, host, registry, dispatcher, config, version, wildcards_dir=wildcard_dirs(user_dir), uploads=uploads)
     mounted = register(server.routes, service, make_context(service, user_dir))
     # Outermost, before ComfyUI's origin check (the app is not frozen yet at import): it acts only on our own handlers.
-    server.app.middlewares.insert(0, cors_middleware(mounted, config.cors_origins))
+    # The allow-list is read per cross-origin request: the environment's origins plus those saved in the settings.
+    server.app.middlewares.insert(0, cors_middleware(mounted, mounted.context.settings.allowed_origins))
     if config.cors_origins:
-        log.info("[batchgen] browser origins allowed on /batchgen: %s", ", ".join(config.cors_origins))
+        log.info("[batchgen] browser origins allowed on /batchgen by BATCHGEN_CORS_ORIGINS: %s", ", ".join(config.cors_origins))
 
     async def on_startup(_app: Any) -> None:
         try:
             await store.open()
             await dispatcher.start()
-            log.info("[batchgen] ready: database %s, window %d", store.path, config.window)
+            log.info("[batchgen] ready: database %s, window %d", store.path, dispatcher.status()["window"])
             service.sheets.resume_soon(config.lease_seconds)  # contact sheets a crash cut off mid-render
         except Exception:
             log.exception("[batchgen] could not open the database at %s; batch routes answer 503", store.path)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..batchgen.access import AccessPolicy
 from ..batchgen.ratelimit import RateLimiter
+from ..batchgen.server_settings import SETTINGS_FILENAME, ServerSettings
 from ..batchgen.service import BatchService
 from ..batchgen.tokens import TOKENS_FILENAME, TokenStore
 from ..batchgen.webhook_delivery import DeliverySettings
@@ -21,7 +22,7 @@ from .table import register as _register
 
 
 def make_context(service: BatchService, user_dir: Path | None) -> Context:
-    """Access policy (tokens.json in ``user_dir``; in memory when None), stream hub, webhooks and rate limiter, from the config."""
+    """Access policy (tokens.json in ``user_dir``; in memory when None), stream hub, webhooks, rate limiter and settings."""
     config = service.config
     tokens = TokenStore(user_dir / TOKENS_FILENAME if user_dir is not None else None)
     access = AccessPolicy(tokens, require_token=config.require_token, trusted_proxies=config.trusted_proxies)
@@ -31,8 +32,10 @@ def make_context(service: BatchService, user_dir: Path | None) -> Context:
     webhooks = WebhookManager(service.store, SecretStore(user_dir / SECRETS_FILENAME if user_dir is not None else None),
                               TargetPolicy.parse(config.webhook_allow_private, config.webhook_allow),
                               service.dispatcher.owner.owner_id, settings)
+    settings = ServerSettings(config, user_dir / SETTINGS_FILENAME if user_dir is not None else None)
+    service.dispatcher.window_source = settings.window  # the dispatcher follows the feed-window setting live
     return Context(access, StreamHub(service.store, config.max_streams), webhooks,
-                   RateLimiter(config.rate_per_minute, config.rate_burst))
+                   RateLimiter(config.rate_per_minute, config.rate_burst), settings)
 
 
 def register(routes: web.RouteTableDef, service: BatchService, context: Context | None = None) -> Mounted:

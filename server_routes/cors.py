@@ -37,9 +37,10 @@ def _refuse(origin: str | None, why: str) -> web.Response:
     return error_response(ApiError(403, "origin_not_allowed", why, {"origin": origin} if origin else {}))
 
 
-def cors_middleware(mounted: Mounted, origins: tuple[str, ...]) -> Any:
-    """The middleware: ``origins`` are normalised exact origins (config.normalise_origin); empty = no cross-origin access."""
-    allowed = frozenset(origins)
+def cors_middleware(mounted: Mounted, origins: tuple[str, ...] | Callable[[], frozenset[str]]) -> Any:
+    """The middleware: ``origins`` are normalised exact origins (config.normalise_origin), or a function giving the ones
+    allowed now (the settings: an origin added through PATCH /settings is answered without a restart); empty = none."""
+    allowed = origins if callable(origins) else (lambda fixed=frozenset(origins): fixed)
     ours = mounted.handlers
 
     @web.middleware
@@ -56,9 +57,9 @@ def cors_middleware(mounted: Mounted, origins: tuple[str, ...]) -> Any:
         if origin_netloc(origin) == (request.host or "").lower() and origin.strip().lower() != "null":
             return await handler(request)  # same origin (ComfyUI's own frontend): ComfyUI's chain
         normalised = normalise_origin(origin) if origin.strip().lower() != "null" else None
-        if normalised is None or normalised not in allowed:
-            return _refuse(origin, "this origin may not call batchgen; the ComfyUI admin lists allowed origins in "
-                                   "BATCHGEN_CORS_ORIGINS (exact scheme://host[:port])")
+        if normalised is None or normalised not in allowed():
+            return _refuse(origin, "this origin may not call batchgen; the ComfyUI admin allows origins in Settings → BatchGen "
+                                   "→ Remote access or in BATCHGEN_CORS_ORIGINS (exact scheme://host[:port])")
         cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": EXPOSE_HEADERS}
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             methods = mounted.methods_for(request.path)

@@ -6,9 +6,10 @@ from ..batchgen import api_export as export_models
 from ..batchgen import api_models as q
 from ..batchgen import api_remote as remote
 from ..batchgen import api_responses as r
+from ..batchgen import api_settings as st
 from ..batchgen import api_uploads as up
 from ..batchgen import api_webhooks as wh
-from . import batches, export, health, stream, templates, thumbs, tokens, uploads, webhooks
+from . import batches, export, health, settings, stream, templates, thumbs, tokens, uploads, webhooks
 from .table import CONTROL_BODY_LIMIT, Route
 
 BATCH_ID = {"batch_id": {"description": "Batch id (32 hex characters).", "schema": {"type": "string"}}}
@@ -211,5 +212,17 @@ ROUTES: list[Route] = [
           {200: remote.TokenList}, needs_store=False),
     Route("DELETE", "/tokens/{token_id}", tokens.revoke_token, "revokeToken", "Revoke a token", "tokens", "admin",
           {200: remote.TokenInfo}, {404: ("token_not_found",)}, needs_store=False, path_params=TOKEN_ID),
+    Route("GET", "/settings", settings.get_settings, "getSettings", "Server settings: feed window and browser origins", "settings",
+          "admin", {200: st.SettingsInfo}, needs_store=False,
+          description="What is in effect now, with what the environment pins (BATCHGEN_WINDOW) or adds (BATCHGEN_CORS_ORIGINS)."),
+    Route("PATCH", "/settings", settings.patch_settings, "updateSettings", "Change server settings without restarting ComfyUI",
+          "settings", "admin", {200: st.SettingsInfo},
+          {400: ("invalid_feed_window", "invalid_cors_origins", "invalid_cors_origin"), 409: ("setting_pinned",),
+           507: ("settings_not_saved",)},
+          body=st.SettingsPatch, needs_store=False, body_limit=CONTROL_BODY_LIMIT,
+          description="Every given value is checked first; one bad value answers its error (details.field names it) and "
+                      "changes nothing. Saved in settings.json beside the database, so every ComfyUI process sharing the "
+                      "database follows (within about a second). The new window applies at the next feed; a smaller one "
+                      "lets the prompts already queued run. A new origin is answered on its next preflight."),
     *WEBHOOK_ROUTES,
 ]

@@ -146,6 +146,7 @@ class Context:
     streams: Any = None
     webhooks: Any = None  # batchgen.webhooks.WebhookManager
     limiter: Any = None  # batchgen.ratelimit.RateLimiter
+    settings: Any = None  # batchgen.server_settings.ServerSettings
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from batchgen_ext.batchgen import api_export, api_models, api_remote, api_responses, api_uploads, api_webhooks
+from batchgen_ext.batchgen import api_export, api_models, api_remote, api_responses, api_settings, api_uploads, api_webhooks
 from batchgen_ext.batchgen.api_parse import loads_strict, parse_query, parse_request
 from batchgen_ext.server_routes.routes import ROUTES
 from pydantic import BaseModel, TypeAdapter
@@ -24,6 +24,7 @@ def model_named(name: str) -> type[BaseModel]:
     return (getattr(api_responses, name, None) or getattr(api_remote, name, None) or getattr(api_export, name, None)
             or getattr(api_uploads, name, None)
             or getattr(api_webhooks, name, None)
+            or getattr(api_settings, name, None)
             or getattr(api_models, name))
 
 

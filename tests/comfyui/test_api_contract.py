@@ -89,3 +89,34 @@ def test_old_tools_generate_body_runs_and_links_use_the_public_url(comfy):
 def test_health_has_no_paths(comfy):
     health = comfy.get(f"{API}/health")
     assert str(comfy.user_dir) not in json.dumps(health) and health["store"]["file"] == "batchgen.sqlite3"
+
+
+def test_settings_change_the_cors_allow_list_and_the_feed_window_without_a_restart(comfy):
+    from .test_control import ours_in_native_queue, submit, wait_until
+
+    origin = "http://localhost:5199"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    assert comfy.request("OPTIONS", "/api" + API + "/batches", headers=preflight)[0] == 403
+    status, body, _ = comfy.request("PATCH", API + "/settings", {"cors_origins": [origin]})
+    assert status == 200 and body["cors_origins"]["saved"] == [origin]
+    status, _, headers = comfy.request("OPTIONS", "/api" + API + "/batches", headers=preflight)
+    assert status == 204 and headers["Access-Control-Allow-Origin"] == origin
+
+    # The window: a fixed 3, then 6, seen in /health and in how many of our prompts sit in ComfyUI's own queue.
+    status, body, _ = comfy.request("PATCH", API + "/settings", {"feed_window": 3})
+    assert status == 200 and body["feed_window"]["window_now"] == 3
+    assert comfy.get(API + "/health")["dispatcher"]["window"] == 3
+    batch = submit(comfy, "window", 12, seconds=0.5)
+    try:
+        wait_until(lambda: ours_in_native_queue(comfy, batch["id"]) == 3, timeout=20)
+        seen = [ours_in_native_queue(comfy, batch["id"]) for _ in range(10)]
+        assert max(seen) <= 3, seen
+        assert comfy.request("PATCH", API + "/settings", {"feed_window": 6})[0] == 200
+        wait_until(lambda: ours_in_native_queue(comfy, batch["id"]) == 6, timeout=20)
+        dispatcher = comfy.get(API + "/health")["dispatcher"]
+        assert dispatcher["window"] == 6 and dispatcher["window_now"] == 6
+    finally:
+        comfy.post(f"{API}/batches/{batch['id']}/cancel", {})
+        comfy.request("PATCH", API + "/settings", {"feed_window": "auto", "cors_origins": []})
+    assert comfy.request("OPTIONS", "/api" + API + "/batches", headers=preflight)[0] == 403
+    assert comfy.get(API + "/health")["dispatcher"]["window"] == 4  # automatic: the default window again

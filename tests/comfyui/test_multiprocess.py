@@ -91,6 +91,18 @@ def test_two_processes_share_a_batch_and_survive_a_kill9_of_one(pair, run):
     owners = {s.get(f"{API}/health")["dispatcher"]["owner_id"]: s for s in pair}
     assert len(owners) == 2, "each process needs its own owner identity"
 
+    # 0. Settings live in the shared folder: an origin allowed through one process is answered by the other without a
+    # restart; BATCHGEN_WINDOW pins both windows, so a feed-window change is refused (nothing saved).
+    origin = "http://localhost:5299"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+    assert b.request("OPTIONS", f"{API}/batches", headers=preflight)[0] == 403
+    assert a.request("PATCH", f"{API}/settings", {"cors_origins": [origin]})[0] == 200
+    wait_for(lambda: b.request("OPTIONS", f"{API}/batches", headers=preflight)[0] == 204, 5, "the other process to allow the origin")
+    status, refused, _ = b.request("PATCH", f"{API}/settings", {"feed_window": 8})
+    assert status == 409 and refused["error"] == "setting_pinned", refused
+    assert a.get(f"{API}/settings")["feed_window"] == {**a.get(f"{API}/settings")["feed_window"], "value": 2, "pinned": True,
+                                                        "saved": "auto"}
+
     # 1. One batch, two processes: every job exactly once, both did work.
     first = post_batch(a, f"shared {run}", 0.01, 2 * run)
     done = a.wait_batch(first["id"], timeout=300)

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { finishedToast } from "../../web/js/events.js";
 import { makeT } from "../../web/js/tab/i18n.js";
-import { SETTINGS, pageSize } from "../../web/js/tab/settings.js";
+import { SETTINGS, pageSize, serverSettings } from "../../web/js/tab/settings.js";
 
 const messages = {
   en: JSON.parse(readFileSync(new URL("../../locales/en/main.json", import.meta.url))),
@@ -37,7 +37,9 @@ test("the notification setting keeps every toast, only failures, or none", () =>
 test("every setting is in the BatchGen category and translated in en and zh; a bad page size falls back", () => {
   for (const lang of ["en", "zh"]) {
     const file = JSON.parse(readFileSync(new URL(`../../locales/${lang}/settings.json`, import.meta.url)));
-    for (const s of SETTINGS) {
+    const custom = serverSettings({ feedWindow: () => "window", remoteAccess: () => "remote" });
+    assert.deepEqual(custom.map((s) => s.type()), ["window", "remote"]);  // custom renderers: type is a function
+    for (const s of [...SETTINGS, ...custom]) {
       assert.equal(s.category[0], "BatchGen");
       assert.ok(file[s.id.replaceAll(".", "_")]?.name, `${lang}: ${s.id}`);
     }

@@ -7,7 +7,9 @@ import { createLive } from "./tab/live.js";
 import { makeT } from "./tab/i18n.js";
 import { linkToast } from "./tab/toastlink.js";
 import { ensureStyles } from "./tab/dom.js";
-import { SETTINGS, NOTIFICATIONS } from "./tab/settings.js";
+import { SETTINGS, NOTIFICATIONS, serverSettings } from "./tab/settings.js";
+import { feedWindowControl } from "./tab/server/window.js";
+import { remoteAccessControl } from "./tab/server/remote.js";
 
 export const TAB_ID = "batchgen";
 
@@ -67,9 +69,16 @@ function watchLocale() {
   }, 1000);
 }
 
+// The settings dialog calls these each time it shows them (after setup, so the translations are loaded).
+const serverCtx = { request: host.request, t: (key, vars) => t(key, vars), locale: () => state.locale };
+const SERVER_SETTINGS = serverSettings({
+  feedWindow: () => feedWindowControl(serverCtx),
+  remoteAccess: () => remoteAccessControl(serverCtx),
+});
+
 host.registerExtension({
   name: "batchgen.core",
-  settings: SETTINGS,
+  settings: [...SETTINGS, ...SERVER_SETTINGS],
   async setup() {
     ensureStyles();
     const registered = host.registerTab({

@@ -44,9 +44,11 @@ let styled = false;
 export function ensureStyles() {
   if (styled) return;
   styled = true;
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = new URL("../../css/tab.css", import.meta.url).href;
-  link.dataset.batchgen = "tab";
-  document.head.append(link);
+  for (const name of ["tab", "settings"]) {
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = new URL(`../../css/${name}.css`, import.meta.url).href;
+    link.dataset.batchgen = name;
+    document.head.append(link);
+  }
 }
