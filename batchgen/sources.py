@@ -31,6 +31,16 @@ class Row:
     coords: dict[str, Any] = field(default_factory=dict)
 
 
+class ListRow(dict):
+    """A ``jobs`` row made by the workflow's list nodes: its values, plus coordinates the job gains (``{"wildcard": k}``)."""
+
+    __slots__ = ("coords",)
+
+    def __init__(self, values: Mapping[str, Any], coords: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.coords = dict(coords)
+
+
 def _prompt_rows(prompts: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
     if not isinstance(prompts, list):
         raise bad_request("invalid_prompts", "prompts must be a list of strings")
@@ -53,7 +63,8 @@ def _job_rows(jobs: Any, template: Template, max_jobs: int, ctx: SourceContext) 
     for i, job in enumerate(jobs):
         if not isinstance(job, dict):
             raise bad_request("invalid_jobs", f"jobs[{i}] must be an object {{param: value}}", index=i)
-        rows.append(Row(dict(job), {"source": "jobs", "index": i}))
+        # A list node's row (never a client's: JSON makes plain dicts) brings its own coordinates along.
+        rows.append(Row(dict(job), {"source": "jobs", "index": i, **(job.coords if isinstance(job, ListRow) else {})}))
     return rows
 
 
