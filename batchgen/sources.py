@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import axes, image_sets, tables, wildcards
+from .breather import Breather
 from .errors import ApiError, bad_request, too_large, unprocessable
 from .source_context import SourceContext, table_spec
 from .templates import Template
@@ -191,6 +192,7 @@ def expand_wildcards(values_rows: list[Variant], template: Template, plan: Wildc
         raise unprocessable("empty_batch", "the wildcards expand to no text (a group or file with no alternatives)")
     rng = random.Random(plan.seed)
     out: list[Variant] = []
+    breathe = Breather()  # expanded in a worker thread (batchgen/breather.py)
     for (values, coords, tag), found in zip(values_rows, plans, strict=True):
         if not found:
             out.append((values, coords, tag))
@@ -200,6 +202,7 @@ def expand_wildcards(values_rows: list[Variant], template: Template, plan: Wildc
         else:
             variants = (tuple(wildcards.sample(p, rng) for _, p in found) for _ in range(plan.count))
         for k, texts in enumerate(variants):
+            breathe()
             new = dict(values)
             for (name, _), text in zip(found, texts, strict=True):
                 if len(text) > max_text:
