@@ -37,7 +37,7 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(ROOT))
 
-from _benchutil import bench_server, command_line, err, facts_lines, lab_missing, load_average, machine_facts, out  # noqa: E402
+from _benchutil import bench_server, command_line, err, facts_lines, git_revision, lab_missing, load_average, machine_facts, out  # noqa: E402
 from _promptwatch import GcLog, PromptPoller, quiesce, summary  # noqa: E402
 
 from tests.unit.xlsxkit import xlsx_bytes  # noqa: E402
@@ -148,11 +148,13 @@ def idle_then(server: Any, gc_log: GcLog, wait: float) -> float:
     return poller.max_ms()
 
 
-def run_case(case: str, repeat: int, wait: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_case(case: str, repeat: int, wait: float, facts: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``repeat`` pairs of (ours, native) on one fresh ComfyUI, in the order ours, native, native, ours, …"""
     mine, theirs, prompt = [], [], None
     with bench_server(f"batchgen-bench-uploads-{case}-", env={"BATCHGEN_WINDOW": "1"}, gc_log=True) as server:
         gc_log = GcLog(server.data_dir / "gc.jsonl")
+        facts.update(comfyui_dir=str(server.comfy_dir), comfyui_version=server.get(f"{API}/health")["host"]["version"],
+                     comfyui_commit=git_revision(server.comfy_dir))
         for i in range(2 * repeat):
             if (i % 4 in (0, 3)) or prompt is None:
                 run, prompt = ours(server, case, gc_log, idle_then(server, gc_log, wait))
@@ -203,7 +205,7 @@ def main() -> int:
     if lab_missing():
         return 2
     facts = machine_facts()
-    results = {case: run_case(case, args.repeat, args.gc_wait) for case in (["csv", "xlsx"] if args.case == "all" else [args.case])}
+    results = {case: run_case(case, args.repeat, args.gc_wait, facts) for case in (["csv", "xlsx"] if args.case == "all" else [args.case])}
     facts["load_avg_end"] = load_average()
     summary = {case: summarise(case, *runs) for case, runs in results.items()}
     if args.json:
