@@ -2,10 +2,11 @@
 
 Why: CPython gives the GIL to a waiting thread only once the holder has run for the switch interval (5 ms). The event
 loop lets the GIL go at every socket call and has to win it back each time, so while a worker thread expands, checks or
-stores 10,000 jobs one ComfyUI ``GET /prompt`` (several socket calls) waits 5 ms per call: 20-40 ms measured on a real
-ComfyUI. ``time.sleep(0)`` releases the GIL at once and lets a waiting thread run first; done every ~2 ms it costs well
-under 1 % of the loop's time and the waits fall to about a millisecond. The loops stay in their threads: this only
-changes how long the event loop waits for its turn.
+stores many jobs one ComfyUI ``GET /prompt`` (several socket calls) waits up to 5 ms per call: 22-43 ms measured on a
+real ComfyUI during a 10,000-row acceptance, 58-128 ms during a 100,000-job preview. ``time.sleep(0)`` releases the GIL
+at once and lets a waiting thread run first; every ~2 ms of work that gave 15-18 ms and 21-53 ms (docs/benchmarks.md
+§11). The hand-over itself is cheap; the time the loop then takes is what makes the preview 11-37 % slower (still
+about half a second). The loops stay in their threads: this only changes how long the event loop waits for its turn.
 """
 
 from __future__ import annotations
