@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import axes, wildcards
+from .breather import Breather
 from .errors import bad_request, too_large, unprocessable
 from .models import SeedPolicy
 from .source_context import SourceContext
@@ -187,8 +188,10 @@ def plan(body: Mapping[str, Any], template: Template, limits: Limits, rng: rando
 
     def jobs(keep: int | None) -> Iterator[JobSpec]:
         index = 0
+        breathe = Breather()  # runs in a worker thread: the event loop gets the GIL every ~2 ms (batchgen/breather.py)
         for values, cell, row_coords, where_, explicit_seed in source():
             for k in range(repeat):
+                breathe()
                 job_values = {**values, **cell}
                 job_seed: int | None = None
                 if has_seed:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .breather import Breather
 from .expansion import JobSpec
 
 
@@ -44,7 +45,9 @@ def scan(jobs: Iterable[JobSpec], names: Sequence[str], keep: int = 0) -> JobSca
     seen_shapes: set[frozenset[str]] = set()
     last_keys: Any = None
     index = -1
+    breathe = Breather()  # a submission's scan of 100,000 jobs runs in a thread: let the event loop in (batchgen/breather.py)
     for index, spec in enumerate(jobs):
+        breathe()
         params = spec.params
         if index < keep:
             out.first.append(spec)

@@ -22,6 +22,7 @@ from . import ids, wildcards
 from .errors import ApiError, bad_request
 from .filelist import file_rows
 from .listitems import MAX_ITEMS, column_specs, image_set_items, wildcard_items
+from .sources import ListRow
 from .templates import Template, bindings_from_input_nodes
 
 MAX_SEED = 2**64 - 1
@@ -47,6 +48,7 @@ class Column:
     kind: str
     outputs: dict[int, int] = field(default_factory=lambda: {0: 0})
     items: list[Any] = field(default_factory=list)
+    coord: str | None = None  # the coordinate a job gains from this column: its item's number (Wildcard Expand: "wildcard")
 
 
 def prompt_items(text: Any) -> list[str]:
@@ -88,7 +90,8 @@ def _prompts_from_file(name: str, inputs: Mapping[str, Any], ctx: ListContext) -
 def _wildcard_expand(name: str, inputs: Mapping[str, Any], ctx: ListContext) -> list[Column]:
     items = wildcard_items(inputs.get("text"), inputs.get("mode", "combinatorial"), inputs.get("count", 1), inputs.get("seed", 0),
                            ctx.wildcard_loader)
-    return [Column(name, "text", items=items)]
+    # Its jobs are numbered like the API's wildcard variants (coords.wildcard = k), in both modes.
+    return [Column(name, "text", items=items, coord="wildcard")]
 
 
 def _image_set(name: str, inputs: Mapping[str, Any], ctx: ListContext) -> list[Column]:
@@ -169,9 +172,12 @@ def apply_list_nodes(template: Template, ctx: ListContext | ReadFile | None = No
         return template, []
     workflow = copy.deepcopy(template.workflow)
     columns: dict[str, list[Any]] = {}
+    coords: dict[str, list[Any]] = {}  # coordinate → the items of the first column giving it
     for node_id in found:
         made = _columns(node_id, workflow[node_id], ctx)
         for column in made:
+            if column.coord is not None:
+                coords.setdefault(column.coord, column.items)
             name = column.name
             if name in columns and columns[name] != column.items:
                 raise bad_request("invalid_list_node", f"two list nodes (or columns) are named {name!r} with different items; "
@@ -183,7 +189,9 @@ def apply_list_nodes(template: Template, ctx: ListContext | ReadFile | None = No
         _rewrite(workflow, node_id, made)
     bindings = {**template.bindings, **bindings_from_input_nodes(workflow)}
     total = max(len(items) for items in columns.values())
-    rows = [{name: items[min(i, len(items) - 1)] for name, items in columns.items()} for i in range(total)]
+    # Paired by position like ComfyUI's list execution: a shorter list repeats its last item (and its number).
+    rows = [ListRow({name: items[min(i, len(items) - 1)] for name, items in columns.items()},
+                    {coord: min(i, len(items) - 1) for coord, items in coords.items()}) for i in range(total)]
     return replace(template, workflow=workflow, bindings=bindings), rows
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import axes, image_sets, tables, wildcards
+from .breather import Breather
 from .errors import ApiError, bad_request, too_large, unprocessable
 from .source_context import SourceContext, table_spec
 from .templates import Template
@@ -29,6 +30,16 @@ class Row:
 
     values: dict[str, Any]
     coords: dict[str, Any] = field(default_factory=dict)
+
+
+class ListRow(dict):
+    """A ``jobs`` row made by the workflow's list nodes: its values, plus coordinates the job gains (``{"wildcard": k}``)."""
+
+    __slots__ = ("coords",)
+
+    def __init__(self, values: Mapping[str, Any], coords: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.coords = dict(coords)
 
 
 def _prompt_rows(prompts: Any, template: Template, max_jobs: int, ctx: SourceContext) -> list[Row]:
@@ -53,7 +64,8 @@ def _job_rows(jobs: Any, template: Template, max_jobs: int, ctx: SourceContext) 
     for i, job in enumerate(jobs):
         if not isinstance(job, dict):
             raise bad_request("invalid_jobs", f"jobs[{i}] must be an object {{param: value}}", index=i)
-        rows.append(Row(dict(job), {"source": "jobs", "index": i}))
+        # A list node's row (never a client's: JSON makes plain dicts) brings its own coordinates along.
+        rows.append(Row(dict(job), {"source": "jobs", "index": i, **(job.coords if isinstance(job, ListRow) else {})}))
     return rows
 
 
@@ -180,6 +192,7 @@ def expand_wildcards(values_rows: list[Variant], template: Template, plan: Wildc
         raise unprocessable("empty_batch", "the wildcards expand to no text (a group or file with no alternatives)")
     rng = random.Random(plan.seed)
     out: list[Variant] = []
+    breathe = Breather()  # expanded in a worker thread (batchgen/breather.py)
     for (values, coords, tag), found in zip(values_rows, plans, strict=True):
         if not found:
             out.append((values, coords, tag))
@@ -189,6 +202,7 @@ def expand_wildcards(values_rows: list[Variant], template: Template, plan: Wildc
         else:
             variants = (tuple(wildcards.sample(p, rng) for _, p in found) for _ in range(plan.count))
         for k, texts in enumerate(variants):
+            breathe()
             new = dict(values)
             for (name, _), text in zip(found, texts, strict=True):
                 if len(text) > max_text:

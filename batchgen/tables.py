@@ -20,6 +20,7 @@ from typing import Any
 
 from . import xlsx
 from .api_parse import loads_strict
+from .breather import Breather
 from .errors import ApiError, bad_request, too_large
 from .templates import Template
 
@@ -117,7 +118,9 @@ def _read(spec: Mapping[str, Any], template: Template, max_rows: int, key: str |
         mapping[key] = None
     columns = _column_map(records, mapping, template) if fmt != "jsonl" else None
     out: list[tuple[int, Any, dict[str, Any]]] = []
+    breathe = Breather()  # read in a worker thread (batchgen/breather.py)
     for number, record in records.rows:
+        breathe()
         if len(out) >= max_rows:
             raise too_large("too_many_jobs", f"the table has more than {max_rows} rows; the limit is {max_rows}", limit=max_rows)
         cell = record.get(key) if key is not None else None
@@ -149,7 +152,9 @@ def _delimited(text: str, delimiter: str) -> _Records:
             raise bad_request("invalid_table", "the table has no header row: its first row names the parameters (e.g. prompt,width)")
         headers = [h.strip() for h in header]
         rows: list[tuple[int, dict[str, Any]]] = []
+        breathe = Breather()
         for number, cells in enumerate(reader, start=2):  # the header is row 1, as a spreadsheet numbers them
+            breathe()
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers):]):

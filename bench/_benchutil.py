@@ -218,15 +218,34 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
     return lines
 
 
+def lab_missing() -> bool:
+    """True, after saying why on stderr, when no real ComfyUI is configured (COMFYUI_DIR / COMFYUI_PYTHON, comfyui-lab env)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.comfyui.harness import comfy_env, skip_reason
+
+    if comfy_env() is not None:
+        return False
+    err(skip_reason())
+    return True
+
+
 @contextlib.contextmanager
-def bench_server(prefix: str, keep: bool, env: dict[str, str] | None = None) -> Iterator[Any]:
-    """A started ComfyUI (tests/comfyui/harness.py) in a throw-away folder: log tail on failure, folder removed unless kept."""
+def bench_server(prefix: str, keep: bool = False, env: dict[str, str] | None = None, gc_log: bool = False) -> Iterator[Any]:
+    """A started ComfyUI (tests/comfyui/harness.py) in a throw-away folder: log tail on failure, folder removed unless kept.
+
+    ``gc_log``: ComfyUI logs its garbage collections of ≥ 5 ms into ``server.data_dir / "gc.jsonl"`` (bench/gclog).
+    """
     sys.path.insert(0, str(REPO_ROOT))
     from tests.comfyui.harness import new_server
 
     data_root = Path(tempfile.mkdtemp(prefix=prefix))
     # The scripts check ComfyUI's /history for every measured prompt (cache hits, reused inputs): keep all of ours there.
-    server = new_server(data_root / "comfy", env={"BATCHGEN_HISTORY_KEEP": "10000", **(env or {})})
+    extra = {"BATCHGEN_HISTORY_KEEP": "10000", **(env or {})}
+    if gc_log:
+        from _promptwatch import gc_log_env
+
+        extra.update(gc_log_env(data_root / "comfy" / "gc.jsonl"))
+    server = new_server(data_root / "comfy", env=extra)
     err(f"starting ComfyUI from {server.comfy_dir} in {server.data_dir} ...")
     server.start()
     try:

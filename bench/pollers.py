@@ -26,9 +26,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _benchutil import bench_server  # noqa: E402
-
-from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
+from _benchutil import bench_server, lab_missing  # noqa: E402
 
 API = "/batchgen/v1"
 
@@ -161,8 +159,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if comfy_env() is None:
-        sys.stderr.write(skip_reason() + "\n")
+    if lab_missing():
         return 2
     with bench_server("batchgen-pollers-", keep=False) as server:
         version = server.get(f"{API}/health")["host"]["version"]

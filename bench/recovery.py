@@ -25,9 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _benchutil import bench_server  # noqa: E402
+from _benchutil import bench_server, lab_missing  # noqa: E402
 
-from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 from tests.comfyui.test_durability import sleep_jobs, sleep_template  # noqa: E402
 
 
@@ -84,8 +83,7 @@ def main() -> int:
     parser.add_argument("--restarts", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if comfy_env() is None:
-        sys.stderr.write(skip_reason() + "\n")
+    if lab_missing():
         return 2
     with bench_server("batchgen-recovery-", keep=False) as server:
         rows, version = measure(server, args.restarts)

@@ -27,9 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _benchutil import Target, bench_server, command_line, err, machine_facts, out, percentile, print_footer, print_summary  # noqa: E402
-
-from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
+from _benchutil import Target, bench_server, command_line, err, lab_missing, machine_facts, out, percentile, print_footer, print_summary  # noqa: E402
 
 API = "/batchgen/v1"
 BATCHES = 1_000
@@ -154,8 +152,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    if comfy_env() is None:
-        err(skip_reason())
+    if lab_missing():
         return 2
     facts = machine_facts()
     with bench_server("batchgen-tab-", args.keep) as server:

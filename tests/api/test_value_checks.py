@@ -107,3 +107,19 @@ async def test_a_prompts_from_file_node_becomes_one_job_per_row_of_its_column(en
     body = await resp.json()
     assert resp.status == 400 and body["error"] == "invalid_list_node" and "lists/none.csv" in body["message"], body
     assert await batches_total(env) == 1
+
+
+async def test_wildcard_expand_jobs_are_numbered_like_wildcard_variants_in_both_modes(env):
+    from tests.unit.test_listnodes import card_graph
+
+    for mode, total in (("combinatorial", 4), ("random", 3)):
+        node = {"class_type": "BatchGenWildcardExpand",
+                "inputs": {"name": "prompt", "text": "{红|blue} {cat|dog 🐕}", "mode": mode, "count": 3, "seed": 5}}
+        body = {"template": {"workflow": card_graph(node)}}
+        preview = await (await env.client.post(f"{API}/batches/preview", json=body)).json()
+        assert [j["coords"] for j in preview["jobs"]] == [{"source": "jobs", "index": k, "wildcard": k} for k in range(total)], preview
+        resp = await env.client.post(f"{API}/batches", json=body)
+        batch = await resp.json()
+        assert resp.status == 201 and batch["total"] == total, batch
+        jobs = (await (await env.client.get(f"{API}/batches/{batch['id']}/jobs")).json())["jobs"]
+        assert [j["coords"]["wildcard"] for j in jobs] == list(range(total)), mode

@@ -80,6 +80,7 @@ def test_wildcard_expand_both_ways_and_the_save_node_embeds_the_job(comfy):
     # The same seeded picks both ways: each job's card is pixel for pixel the native list run's card at that position.
     assert [png(comfy, j["outputs"][0]).tobytes() for j in jobs] == native_cards
     assert len({j["params"]["prompt"] for j in jobs}) >= 1 and all(len(j["params"]["prompt"]) == 3 for j in jobs)
+    assert [j["coords"] for j in jobs] == [{"source": "jobs", "index": k, "wildcard": k} for k in range(3)]  # numbered like API variants
 
 
 def test_image_set_both_ways_in_natural_order_through_image_invert(comfy):

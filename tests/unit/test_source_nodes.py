@@ -102,3 +102,18 @@ def test_save_record_holds_batch_job_row_params_and_seed_and_nothing_outside_bat
     assert set(chunks) == {"prompt", "workflow", "batchgen"} and chunks["batchgen"].isascii()
     assert json.loads(chunks["batchgen"])["params"] == {"prompt": "猫"}
     assert set(text_chunks(prompt, {"workflow": {}})) == {"prompt", "workflow"} and job_record(None, prompt) is None
+
+
+def test_wildcard_expand_items_carry_their_number_and_a_shorter_list_repeats_its_last():
+    node = {"class_type": "BatchGenWildcardExpand", "inputs": {"name": "prompt", "text": "{a|b}", "mode": "random", "count": 2, "seed": 1}}
+    graph = card_graph(node)
+    graph["2"] = {"class_type": "BatchGenPromptList", "inputs": {"name": "negative", "text": "x\ny\nz"}}
+    graph["5"]["inputs"]["negative"] = ["2", 0]
+    template, rows = apply_list_nodes(build_template(graph, autodetect=False))
+    specs = expand({"jobs": rows}, template, Limits())
+    assert [s.coords for s in specs] == [{"source": "jobs", "index": 0, "wildcard": 0}, {"source": "jobs", "index": 1, "wildcard": 1},
+                                         {"source": "jobs", "index": 2, "wildcard": 1}]  # 3 jobs: the 2 picks, the last repeated
+    assert [s.params["negative"] for s in specs] == ["x", "y", "z"] and specs[2].params["prompt"] == specs[1].params["prompt"]
+    plain_template, plain_rows = apply_list_nodes(build_template(card_graph(graph["2"]), autodetect=False))
+    plain = expand({"jobs": plain_rows}, plain_template, Limits())
+    assert all("wildcard" not in s.coords for s in plain)  # other list nodes add no coordinate
