@@ -8,6 +8,7 @@ import { makeT } from "./tab/i18n.js";
 import { linkToast } from "./tab/toastlink.js";
 import { ensureStyles } from "./tab/dom.js";
 import { SETTINGS, NOTIFICATIONS } from "./tab/settings.js";
+import { installCanvasCommands, labelCanvasCommands } from "./tab/canvas.js";
 
 export const TAB_ID = "batchgen";
 
@@ -41,8 +42,8 @@ function badge() {
 state.on("batch", badge);
 state.on("running", badge);
 
-async function loadMessages() {
-  state.locale = host.locale();
+async function loadMessages(lang = host.locale()) {
+  state.locale = lang;
   if (!state.messages) {
     try {
       state.messages = await host.translations();
@@ -52,18 +53,26 @@ async function loadMessages() {
     }
   }
   t = makeT(state.messages, state.locale);
+  labelCanvasCommands(host, t);
 }
 
-// Comfy.Locale can change while the tab is open; the tab follows without a reload. Reading a setting is local
-// (no request), and the check runs only while the tab is on the page.
+// Comfy.Locale can change at any time: the tab and the action-bar button follow without a reload. The settings'
+// change event says when; only a frontend without it gets a check every second, and only while the tab is on the page.
+async function followLocale(lang) {
+  await loadMessages(lang || host.locale());
+  if (shell.visible()) shell.refresh();
+}
+let localeEvents = null;
+function listenLocale() {
+  localeEvents = host.onSettingChange("Comfy.Locale", (value) => {
+    if (value !== state.locale) followLocale(value).catch((err) => console.warn("batchgen: language not switched", err));
+  });
+}
 let localeTimer = null;
-let shownLocale = null;
 function watchLocale() {
-  shownLocale = state.locale;
-  if (localeTimer) return;
+  if (localeEvents || localeTimer) return;
   localeTimer = setInterval(() => {
-    if (!shell.visible() || host.locale() === shownLocale) return;
-    loadMessages().then(() => { shownLocale = state.locale; shell.refresh(); });
+    if (shell.visible() && host.locale() !== state.locale) followLocale().catch((err) => console.warn("batchgen: language not switched", err));
   }, 1000);
 }
 
@@ -72,6 +81,7 @@ host.registerExtension({
   settings: SETTINGS,
   async setup() {
     ensureStyles();
+    listenLocale();
     const registered = host.registerTab({
       id: TAB_ID,
       icon: "pi pi-images",
@@ -94,6 +104,5 @@ host.registerExtension({
 
 // ---- canvas (tab-new) ----
 // "Run as batch" (command, menu entry, action-bar button) opens the tab's New batch view on the canvas workflow.
-import { installCanvasCommands } from "./tab/canvas.js";
 
 installCanvasCommands(shell.ctx, () => host.showTab(TAB_ID));
