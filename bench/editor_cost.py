@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _benchutil import command_line, err, machine_facts, out, print_footer, spread  # noqa: E402
+from _benchutil import command_line, err, machine_facts, out, print_footer, print_summary, spread  # noqa: E402
 
 from tests.comfyui.harness import EXTENSION_LINK_NAME, ComfyServer, comfy_env, new_server, skip_reason  # noqa: E402
 
@@ -144,10 +144,10 @@ def one_run(with_ext: bool, args) -> dict[str, float]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-LABELS = {"ready_s": ("editor ready", "s", 2), "requests": ("requests in the first window", "", 0),
-          "bytes_kb": ("KiB fetched in the first window", "KiB", 0), "ours_requests": ("  of which the extension's", "", 0),
-          "ours_kb": ("  KiB of which the extension's", "KiB", 1), "heap_mb": ("JS heap after load", "MiB", 1),
-          "long_tasks": ("long tasks while idle", "", 1), "long_task_ms": ("long-task time while idle", "ms", 0),
+LABELS = {"ready_s": ("editor ready", "s", 2), "requests": ("requests in the first window", "requests", 0),
+          "bytes_kb": ("bytes fetched in the first window", "KiB", 0), "ours_requests": ("the extension's requests", "requests", 0),
+          "ours_kb": ("the extension's bytes", "KiB", 1), "heap_mb": ("JS heap after load", "MiB", 1),
+          "long_tasks": ("long tasks while idle", "tasks", 1), "long_task_ms": ("long-task time while idle", "ms", 0),
           "cpu_pct": ("page CPU while idle", "%", 2)}
 
 
@@ -177,12 +177,11 @@ def main() -> int:
         out(json.dumps({"with": runs[True], "without": runs[False], "facts": facts}))
         return 0
     for key, (label, unit, digits) in LABELS.items():
-        w = spread([r[key] for r in runs[True]])
-        wo = spread([r[key] for r in runs[False]])
-        ratio = f"{w.median / wo.median:.3f}" if wo.median else "n/a"
-        u = f" {unit}" if unit else ""
-        out(f"{label}: with {w.median:.{digits}f}{u} ({w.low:.{digits}f}-{w.high:.{digits}f}), without {wo.median:.{digits}f}{u} "
-            f"({wo.low:.{digits}f}-{wo.high:.{digits}f}), with/without {ratio} over {w.runs}+{wo.runs} runs")
+        with_values = [r[key] for r in runs[True]]
+        without_values = [r[key] for r in runs[False]]
+        print_summary([(f"{label}, with", with_values), (f"{label}, without", without_values)], unit=unit, digits=digits)
+        w, wo = spread(with_values).median, spread(without_values).median
+        out(f"{label}, with/without: {w / wo:.3f}" if wo else f"{label}, with/without: n/a (without: 0)")
     frontend = runs[True][0].get("frontend")
     print_footer(facts, command_line(), setup=f"fresh ComfyUI per run, order A B B A x {args.cycles}, chromium 1280x800, "
                                               f"first {args.window:g} s counted, {args.idle:g} s idle, tab closed; "

@@ -69,6 +69,11 @@ def test_a_batch_appears_and_completes_live_then_its_gallery_and_lightbox(comfy,
     page.locator(".bgn-view-detail .bgn-row").first.wait_for(timeout=10_000)
     assert page.locator(".bgn-view-detail .bgn-title").inner_text() == "cards 绘本"
     assert page.locator('.bgn-row[data-status="succeeded"]').count() >= 15  # the rows on screen, all done
+    # Each row's status is whole in the default sidebar (only the seed's digits may be cut).
+    cut = page.evaluate("""() => [...document.querySelectorAll('.bgn-row .bgn-meta')].filter((m) => {
+        const fixed = m.querySelector('.bgn-meta-fixed').getBoundingClientRect();
+        return fixed.right > m.getBoundingClientRect().right + 0.5 || !m.textContent.startsWith('succeeded'); }).length""")
+    assert cut == 0, cut
     shot(page, "detail-jobs", tab)
 
     page.locator('.bgn-tab[data-tab="gallery"]').click()
