@@ -79,7 +79,7 @@ function watchLocale() {
 host.registerExtension({
   name: "batchgen.core",
   settings: SETTINGS,
-  async setup() {
+  setup() {
     ensureStyles();
     listenLocale();
     const registered = host.registerTab({
@@ -96,9 +96,8 @@ host.registerExtension({
       destroy: () => shell.destroy(),
     });
     if (!registered) console.warn("batchgen: this ComfyUI frontend has no sidebar tab API; the BatchGen tab is not shown");
-    await loadMessages();
-    await ready;
-    badge();
+    // Not awaited: the frontend waits for every extension's setup, and the editor should not wait for our requests.
+    Promise.all([loadMessages(), ready]).then(badge, (err) => console.warn("batchgen: setup", err));
   },
 });
 
