@@ -284,6 +284,9 @@ def test_a_grid_of_1200_cells_is_shown_in_windows_of_whole_columns_fetched_when_
         assert headers[1:] == [str(w) for w in range(64, 321, 8)], headers
         assert page.locator(".bgn-grid tbody tr").count() == 30
         assert max(o + n for o, n in offsets) <= 1000 and all(n <= 200 for _, n in offsets), offsets  # never the whole batch
+        # The grid scrolls inside its frame; the window's pager stays above it.
+        scrolled = page.locator(".bgn-grid-wrap").evaluate("(w) => { w.scrollTop = w.scrollHeight; return w.scrollTop; }")
+        assert scrolled > 0 and page.locator(".bgn-grid-pane").evaluate("(p) => p.scrollTop") == 0
         shot(page, "grid-window-1", tab)
         page.locator('[data-grid="next"]').click()
         page.locator('[data-grid="window"]', has_text="Jobs 991–1,200 of 1,200").wait_for(timeout=10_000)

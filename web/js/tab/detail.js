@@ -41,8 +41,8 @@ function controls(ctx, batch, act) {
 export function render(el, ctx, params) {
   const { state, t } = ctx;
   const D = state.detail;
-  if (D.batchId !== params.id) Object.assign(D, { batchId: params.id, status: "", tab: D.tab || "jobs", grid: { window: 0, page: 0 } });
-  D.grid ??= { window: 0, page: 0 };  // the grid's window and page survive its live redraws
+  if (D.batchId !== params.id) Object.assign(D, { batchId: params.id, status: "", tab: D.tab || "jobs", grid: { window: 0, page: 0, scroll: null } });
+  D.grid ??= { window: 0, page: 0, scroll: null };  // the grid's window, page and scroll survive its live redraws
   const id = params.id;
   let closeLightbox = null;
   let staleTimer = null;

@@ -106,7 +106,7 @@ function cell(ctx, job, onOpen) {
 
 /** Render the grid of a batch into el (one window of at most MAX_GRID_JOBS jobs, fetched now); onOpen(job) opens
  * the lightbox. `view` ({window, page}, kept by the caller) remembers the window and page across live redraws. */
-export async function renderGrid(el, ctx, cache, onOpen, view = { window: 0, page: 0 }) {
+export async function renderGrid(el, ctx, cache, onOpen, view = { window: 0, page: 0, scroll: null }) {
   const { t } = ctx;
   await cache.ensure(0, MAX_GRID_JOBS - 1);
   const total = cache.total ?? 0;
@@ -120,7 +120,10 @@ export async function renderGrid(el, ctx, cache, onOpen, view = { window: 0, pag
     return;
   }
   view.page = Math.min(view.page || 0, layout.pages.length - 1);
-  const go = (step) => { view.window += step; view.page = 0; renderGrid(el, ctx, cache, onOpen, view).catch((err) => warn("grid", err)); };
+  const go = (step) => {
+    Object.assign(view, { window: view.window + step, page: 0, scroll: null });
+    renderGrid(el, ctx, cache, onOpen, view).catch((err) => warn("grid", err));
+  };
   const fmt = (n) => n.toLocaleString(ctx.state?.locale === "zh" ? "zh-CN" : "en");
   const nav = windows.length > 1 ? h("div", { class: "bgn-toolbar bgn-grid-nav" },
     h("button", { class: "bgn-btn bgn-icon", dataset: { grid: "prev" }, "aria-label": t("batchgen.list.previous"),
@@ -129,7 +132,8 @@ export async function renderGrid(el, ctx, cache, onOpen, view = { window: 0, pag
       t("batchgen.detail.gridWindow", { from: fmt(win.start + 1), to: fmt(win.end), total: fmt(total) })),
     h("button", { class: "bgn-btn bgn-icon", dataset: { grid: "next" }, "aria-label": t("batchgen.list.next"),
       disabled: view.window === windows.length - 1, onclick: () => go(1) }, "›")) : null;
-  const body = h("div", { class: "bgn-grid-wrap" });
+  // The grid scrolls inside its wrap; the position is kept in view, so a live redraw (jobs finishing) keeps it.
+  const body = h("div", { class: "bgn-grid-wrap", onscroll: () => { view.scroll = [body.scrollLeft, body.scrollTop]; } });
   const draw = () => {
     const p = layout.pages[view.page];
     const corner = layout.x ? layout.x.join(" / ") : "";
@@ -139,9 +143,10 @@ export async function renderGrid(el, ctx, cache, onOpen, view = { window: 0, pag
         layout.xs.map((_, xi) => cell(ctx, p.cells.get(`${xi},${yi}`), onOpen)))))));
   };
   const select = layout.pages.length > 1 ? h("select", { class: "bgn-input", "aria-label": t("batchgen.detail.gridPage"),
-    onchange: () => { view.page = Number(select.value); draw(); } },
+    onchange: () => { view.page = Number(select.value); draw(); body.scrollTop = 0; } },
   layout.pages.map((p, i) => h("option", { value: String(i), selected: i === view.page }, p.label || `${i + 1}`))) : null;
   const caption = layout.caption ? h("div", { class: "bgn-small bgn-muted bgn-grid-caption" }, layout.caption) : null;
   el.replaceChildren(...[nav, select, caption, body].filter(Boolean));
   try { draw(); } catch (err) { warn("grid", err); }
+  if (view.scroll) [body.scrollLeft, body.scrollTop] = view.scroll;
 }
