@@ -53,6 +53,26 @@ def open_new_view(page, preset: str | None = None) -> None:
     page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
 
 
+# The editor's main menu: behind the logo button of the side bar (1.49: .comfy-menu-button-wrapper,
+# 1.58: data-testid=comfy-menu-button), else a menu bar whose top entries are on the page already.
+MENU_BUTTON = ".comfy-menu-button-wrapper, [data-testid=comfy-menu-button]"
+
+
+def click_menu(page, *path: str) -> None:
+    """Click an entry of the editor's main menu by its path, e.g. ("Extensions", "BatchGen", "Run as batch")."""
+    opener = page.locator(MENU_BUTTON)
+    in_bar = not (opener.count() and opener.first.is_visible())
+    if not in_bar:
+        opener.first.click()
+    for depth, label in enumerate(path):
+        item = page.get_by_role("menuitem", name=label, exact=True).first
+        item.wait_for(timeout=5_000)
+        if depth == len(path) - 1 or (depth == 0 and in_bar):
+            item.click()
+        else:
+            item.hover()
+
+
 def pick_template(page, template_id: str) -> None:
     page.select_option('[data-testid="template"]', template_id)
     page.wait_for_timeout(300)

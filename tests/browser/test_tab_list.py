@@ -69,6 +69,11 @@ def test_a_batch_appears_and_completes_live_then_its_gallery_and_lightbox(comfy,
     page.locator(".bgn-view-detail .bgn-row").first.wait_for(timeout=10_000)
     assert page.locator(".bgn-view-detail .bgn-title").inner_text() == "cards 绘本"
     assert page.locator('.bgn-row[data-status="succeeded"]').count() >= 15  # the rows on screen, all done
+    # Each row's status is whole in the default sidebar (only the seed's digits may be cut).
+    cut = page.evaluate("""() => [...document.querySelectorAll('.bgn-row .bgn-meta')].filter((m) => {
+        const fixed = m.querySelector('.bgn-meta-fixed').getBoundingClientRect();
+        return fixed.right > m.getBoundingClientRect().right + 0.5 || !m.textContent.startsWith('succeeded'); }).length""")
+    assert cut == 0, cut
     shot(page, "detail-jobs", tab)
 
     page.locator('.bgn-tab[data-tab="gallery"]').click()
@@ -87,12 +92,28 @@ def test_a_batch_appears_and_completes_live_then_its_gallery_and_lightbox(comfy,
     box.wait_for(timeout=5_000)
     page.wait_for_function("() => document.querySelector('.bgn-lb-img')?.naturalWidth === 480", timeout=10_000)
     assert "Card 0" in box.inner_text()
+    # A modal dialog named by its title; it has the focus, and Tab / Shift+Tab cycle inside it, never behind it.
+    assert box.get_attribute("role") == "dialog" and box.get_attribute("aria-modal") == "true"
+    assert page.locator(f"#{box.get_attribute('aria-labelledby')}").inner_text().startswith("#0")
+    assert page.evaluate("() => document.activeElement === document.querySelector('.bgn-lightbox')")
+    focused = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("() => document.activeElement.closest('.bgn-lightbox') ? "
+                                     "(document.activeElement.getAttribute('aria-label') || document.activeElement.textContent) : null"))
+    assert None not in focused, focused
+    assert focused[:4] == ["Previous", "Next", "Close", "Open on canvas"] and focused[4:] == focused[:2], focused
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Open on canvas"  # from the first back to the last
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => document.querySelector('.bgn-lightbox')?.innerText.includes('Card 1')", timeout=5_000)
     assert "2 / 20" in box.inner_text()
     shot(page, "lightbox", tab)
     page.keyboard.press("Escape")
     box.wait_for(state="detached", timeout=5_000)
+    # The focus is back on the thumbnail that opened it.
+    assert page.evaluate("() => document.activeElement.matches('.bgn-cell[data-pos=\"0\"]')")
 
 
 def test_failed_jobs_show_their_node_and_one_is_retried(comfy, page, tab):
@@ -186,10 +207,16 @@ def test_the_tab_survives_a_comfyui_restart_and_shows_the_right_counts(comfy, pa
 
 def test_chinese_and_the_light_theme_switch_without_a_reload(comfy, page, tab):
     submit(comfy, {"name": "语言", "template": "text-card", "prompts": ["你好"], "params": {"width": 64, "height": 64}})
+    # The editor's action-bar button follows the language too, like the tab (where this frontend has an action bar).
+    bar_button = page.locator("button:has-text('Run as batch')")
+    has_bar = bar_button.count() > 0
     try:
         set_setting(page, "Comfy.Locale", "zh")
         page.get_by_text("批次", exact=True).wait_for(timeout=10_000)
         assert page.get_by_role("button", name="新建批次").is_visible()
+        if has_bar:
+            page.locator("button:has-text('作为批次运行')").wait_for(timeout=5_000)
+            assert bar_button.count() == 0
         theme(page, "light")
         shot(page, "list-light-zh", tab)
         bg = page.evaluate("() => getComputedStyle(document.querySelector('.bgn-card')).backgroundColor")
@@ -199,6 +226,17 @@ def test_chinese_and_the_light_theme_switch_without_a_reload(comfy, page, tab):
         set_setting(page, "Comfy.Locale", "en")
         theme(page, "dark")
     page.get_by_text("Batches", exact=True).wait_for(timeout=10_000)
+    if has_bar:
+        bar_button.first.wait_for(timeout=5_000)
+        # With the tab closed too: the settings' change event says when (nothing checks while the tab is away).
+        page.locator(TAB_BUTTON).first.click()
+        page.locator(".batchgen-tab").wait_for(state="detached", timeout=5_000)
+        try:
+            set_setting(page, "Comfy.Locale", "zh")
+            page.locator("button:has-text('作为批次运行')").wait_for(timeout=5_000)
+        finally:
+            set_setting(page, "Comfy.Locale", "en")
+        bar_button.first.wait_for(timeout=5_000)
 
 
 def test_a_grid_batch_shows_its_grid_by_axis_and_its_contact_sheet(comfy, page, tab):
@@ -220,3 +258,45 @@ def test_a_grid_batch_shows_its_grid_by_axis_and_its_contact_sheet(comfy, page, 
     page.wait_for_function("() => { const i = document.querySelector('.bgn-sheet img'); return i && i.complete && i.naturalWidth > 0; }",
                            timeout=15_000)
     shot(page, "contact-sheet", tab)
+
+
+def test_a_grid_of_1200_cells_is_shown_in_windows_of_whole_columns_fetched_when_shown(comfy, page, tab):
+    # 40 × 30 cells, paused at once: the grid is there to browse without 1,200 jobs having to run.
+    batch = submit(comfy, {"name": "big grid", "template": "text-card", "params": {"prompt": "g"},
+                           "axes": [{"param": "width", "range": "64..376 step 8"}, {"param": "height", "range": "64..296 step 8"}]})
+    assert batch["total"] == 1200
+    comfy.post(f"{API}/batches/{batch['id']}/pause", {})
+    offsets: list[tuple[int, int]] = []
+
+    def fetched(request):
+        if f"/batches/{batch['id']}/jobs?" in request.url:
+            q = dict(part.split("=", 1) for part in request.url.split("?", 1)[1].split("&"))
+            offsets.append((int(q.get("offset", 0)), int(q.get("limit", 100))))
+
+    page.on("request", fetched)
+    try:
+        card(page, batch["id"]).click()
+        page.locator('.bgn-tab[data-tab="grid"]').click()
+        window = page.locator('[data-grid="window"]')
+        window.wait_for(timeout=15_000)
+        assert window.inner_text() == "Jobs 1–990 of 1,200"  # 33 whole columns of 30 rows
+        headers = page.locator(".bgn-grid thead th").all_inner_texts()
+        assert headers[1:] == [str(w) for w in range(64, 321, 8)], headers
+        assert page.locator(".bgn-grid tbody tr").count() == 30
+        assert max(o + n for o, n in offsets) <= 1000 and all(n <= 200 for _, n in offsets), offsets  # never the whole batch
+        # The grid scrolls inside its frame; the window's pager stays above it.
+        scrolled = page.locator(".bgn-grid-wrap").evaluate("(w) => { w.scrollTop = w.scrollHeight; return w.scrollTop; }")
+        assert scrolled > 0 and page.locator(".bgn-grid-pane").evaluate("(p) => p.scrollTop") == 0
+        shot(page, "grid-window-1", tab)
+        page.locator('[data-grid="next"]').click()
+        page.locator('[data-grid="window"]', has_text="Jobs 991–1,200 of 1,200").wait_for(timeout=10_000)
+        headers = page.locator(".bgn-grid thead th").all_inner_texts()
+        assert headers[1:] == [str(w) for w in range(328, 377, 8)], headers
+        assert page.locator(".bgn-grid tbody tr").count() == 30
+        assert page.locator('[data-grid="next"]').is_disabled()
+        shot(page, "grid-window-2", tab)
+        page.locator('[data-grid="prev"]').click()
+        page.locator('[data-grid="window"]', has_text="Jobs 1–990 of 1,200").wait_for(timeout=10_000)
+    finally:
+        page.remove_listener("request", fetched)
+        comfy.post(f"{API}/batches/{batch['id']}/cancel", {})

@@ -14,6 +14,7 @@ from PIL import Image
 from .tabnew_kit import (
     CANVAS_API,
     api_upload,
+    click_menu,
     console_errors,
     load_api_on_canvas,
     open_editor,
@@ -203,7 +204,9 @@ def test_the_canvas_workflow_is_batched_saved_as_a_template_and_a_job_reopens_wi
     assert inline_job["params"]["width"] == 112
     assert open_on_canvas(page, inline_job)["1"]["value"] == 112
 
-    open_new_view(page, preset="canvas")
+    # The same from the editor's menu: Extensions → BatchGen → Run as batch.
+    click_menu(page, "Extensions", "BatchGen", "Run as batch")
+    page.wait_for_selector('[data-testid="new-batch"]', timeout=15_000)
     page.wait_for_selector('[data-testid="save-name"]')
     page.fill('[data-testid="save-name"]', "Canvas invert")
     page.click('[data-testid="save-template"]')

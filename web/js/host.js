@@ -119,6 +119,22 @@ export async function setSetting(id, value) {
   return app.ui?.settings?.setSettingValueAsync?.(id, value);
 }
 
+/** Call fn(value, oldValue) each time ComfyUI changes a setting (the settings dialog's `<id>.change` event, which every
+ * tested frontend dispatches for every setting); returns an unsubscribe function, or null when there is no such event. */
+export function onSettingChange(id, fn) {
+  const target = app.ui?.settings;
+  if (typeof target?.addEventListener !== "function") return null;
+  const listener = (event) => {
+    try {
+      fn(event?.detail?.value, event?.detail?.oldValue);
+    } catch (err) {
+      console.warn(`batchgen: ${id} change listener failed`, err);
+    }
+  };
+  target.addEventListener(`${id}.change`, listener);
+  return () => target.removeEventListener(`${id}.change`, listener);
+}
+
 /** The UI language ComfyUI shows (its Comfy.Locale setting), e.g. "en" or "zh". */
 export function locale() {
   return setting("Comfy.Locale") || navigator.language?.split("-")[0] || "en";
@@ -203,6 +219,7 @@ export async function objectInfo() {
 }
 
 export const RUN_AS_BATCH = "BatchGen.RunAsBatch";
+const ACTION_BAR_CLASS = "batchgen-run-as-batch";  // on our action-bar button (the frontends pass `class` through)
 
 /** Register the "Run as batch" command with a menu entry and an action-bar button (where this frontend has them). */
 export function registerCanvasCommands({ run, label, tooltip }) {
@@ -210,15 +227,21 @@ export function registerCanvasCommands({ run, label, tooltip }) {
     name: "batchgen.canvas",
     commands: [{ id: RUN_AS_BATCH, label, tooltip, icon: "pi pi-images", function: () => run() }],
     menuCommands: [{ path: ["Extensions", "BatchGen"], commands: [RUN_AS_BATCH] }],
-    actionBarButtons: [{ icon: "pi pi-images", label, tooltip, onClick: () => run() }],
+    actionBarButtons: [{ icon: "pi pi-images", label, tooltip, class: ACTION_BAR_CLASS, onClick: () => run() }],
   };
   app.registerExtension(extension);
 }
 
-/** Relabel the action-bar button once translations are known (the frontend translates commands, not these buttons). */
+/** Relabel the action-bar button in the UI language (the frontend translates commands, not these buttons). */
 export function relabelActionBar(label, tooltip) {
-  // The registered copy (a reactive one on frontends that keep extensions in a store) is the one the bar renders.
+  // The registered copy is what the bar renders from, but the frontends keep extensions unreactive (markRaw), so
+  // a button on screen keeps its text until the bar renders again: its label and name are set here as well.
   const ext = (Array.isArray(app.extensions) ? app.extensions : []).find((e) => e?.name === "batchgen.canvas");
   const button = ext?.actionBarButtons?.[0];
   if (button) Object.assign(button, { label, tooltip });
+  for (const el of document.querySelectorAll(`button.${ACTION_BAR_CLASS}`)) {
+    el.setAttribute("aria-label", tooltip || label);
+    const text = el.querySelector("span");
+    if (text && text.textContent !== label) text.textContent = label;
+  }
 }

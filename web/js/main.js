@@ -10,6 +10,7 @@ import { ensureStyles } from "./tab/dom.js";
 import { SETTINGS, NOTIFICATIONS, serverSettings } from "./tab/settings.js";
 import { feedWindowControl } from "./tab/server/window.js";
 import { remoteAccessControl } from "./tab/server/remote.js";
+import { installCanvasCommands, labelCanvasCommands } from "./tab/canvas.js";
 
 export const TAB_ID = "batchgen";
 
@@ -43,8 +44,8 @@ function badge() {
 state.on("batch", badge);
 state.on("running", badge);
 
-async function loadMessages() {
-  state.locale = host.locale();
+async function loadMessages(lang = host.locale()) {
+  state.locale = lang;
   if (!state.messages) {
     try {
       state.messages = await host.translations();
@@ -54,18 +55,26 @@ async function loadMessages() {
     }
   }
   t = makeT(state.messages, state.locale);
+  labelCanvasCommands(host, t);
 }
 
-// Comfy.Locale can change while the tab is open; the tab follows without a reload. Reading a setting is local
-// (no request), and the check runs only while the tab is on the page.
+// Comfy.Locale can change at any time: the tab and the action-bar button follow without a reload. The settings'
+// change event says when; only a frontend without it gets a check every second, and only while the tab is on the page.
+async function followLocale(lang) {
+  await loadMessages(lang || host.locale());
+  if (shell.visible()) shell.refresh();
+}
+let localeEvents = null;
+function listenLocale() {
+  localeEvents = host.onSettingChange("Comfy.Locale", (value) => {
+    if (value !== state.locale) followLocale(value).catch((err) => console.warn("batchgen: language not switched", err));
+  });
+}
 let localeTimer = null;
-let shownLocale = null;
 function watchLocale() {
-  shownLocale = state.locale;
-  if (localeTimer) return;
+  if (localeEvents || localeTimer) return;
   localeTimer = setInterval(() => {
-    if (!shell.visible() || host.locale() === shownLocale) return;
-    loadMessages().then(() => { shownLocale = state.locale; shell.refresh(); });
+    if (shell.visible() && host.locale() !== state.locale) followLocale().catch((err) => console.warn("batchgen: language not switched", err));
   }, 1000);
 }
 
@@ -79,8 +88,9 @@ const SERVER_SETTINGS = serverSettings({
 host.registerExtension({
   name: "batchgen.core",
   settings: [...SETTINGS, ...SERVER_SETTINGS],
-  async setup() {
+  setup() {
     ensureStyles();
+    listenLocale();
     const registered = host.registerTab({
       id: TAB_ID,
       icon: "pi pi-images",
@@ -95,14 +105,12 @@ host.registerExtension({
       destroy: () => shell.destroy(),
     });
     if (!registered) console.warn("batchgen: this ComfyUI frontend has no sidebar tab API; the BatchGen tab is not shown");
-    await loadMessages();
-    await ready;
-    badge();
+    // Not awaited: the frontend waits for every extension's setup, and the editor should not wait for our requests.
+    Promise.all([loadMessages(), ready]).then(badge, (err) => console.warn("batchgen: setup", err));
   },
 });
 
 // ---- canvas (tab-new) ----
 // "Run as batch" (command, menu entry, action-bar button) opens the tab's New batch view on the canvas workflow.
-import { installCanvasCommands } from "./tab/canvas.js";
 
 installCanvasCommands(shell.ctx, () => host.showTab(TAB_ID));

@@ -2,7 +2,6 @@
 // ComfyUI is reached only through ctx.host (host.js's canvas block).
 import { applyToGraph, fillApiGraph, slotValues } from "./new/canvas_values.js";
 import { hasSourceNodes } from "./new/fields.js";
-import { makeT } from "./i18n.js";
 import { recallCanvasBatch } from "./new/canvas_memory.js";
 
 function tr(ctx, key, vars) {
@@ -80,10 +79,14 @@ export function installCanvasCommands(ctx, showTab) {
     label: "Run as batch",
     tooltip: "Make a batch from this workflow in the BatchGen tab",
   });
-  ctx.host.translations().then((all) => {
-    const t = makeT(all, ctx.host.locale());
-    ctx.host.relabelActionBar(t("batchgen.canvas.run_as_batch"), t("batchgen.canvas.run_as_batch_tooltip"));
-  }, () => {}); // English stays when /i18n cannot be read
+}
+
+/** Label the action-bar button in the UI language of t (the frontend translates commands itself, not these buttons);
+ * called whenever the tab's messages load or Comfy.Locale changes. */
+export function labelCanvasCommands(host, t) {
+  const label = t("batchgen.canvas.run_as_batch");
+  if (label === "batchgen.canvas.run_as_batch") return;  // no messages (GET /i18n failed): the English label stays
+  host.relabelActionBar(label, t("batchgen.canvas.run_as_batch_tooltip"));
 }
 
 /** The ctx the commands were installed with (null before). */

@@ -6,7 +6,7 @@ import { countsLine, progressBar, statusChip } from "./list.js";
 import { createJobCache } from "./jobcache.js";
 import { jobFilter, jobTable } from "./jobs.js";
 import { gallery, lightbox, viewURL } from "./gallery.js";
-import { MAX_GRID_JOBS, renderGrid } from "./gridview.js";
+import { renderGrid } from "./gridview.js";
 
 const STALE_DELAY_MS = 400;
 
@@ -41,7 +41,8 @@ function controls(ctx, batch, act) {
 export function render(el, ctx, params) {
   const { state, t } = ctx;
   const D = state.detail;
-  if (D.batchId !== params.id) Object.assign(D, { batchId: params.id, status: "", tab: D.tab || "jobs" });
+  if (D.batchId !== params.id) Object.assign(D, { batchId: params.id, status: "", tab: D.tab || "jobs", grid: { window: 0, page: 0, scroll: null } });
+  D.grid ??= { window: 0, page: 0, scroll: null };  // the grid's window, page and scroll survive its live redraws
   const id = params.id;
   let closeLightbox = null;
   let staleTimer = null;
@@ -126,7 +127,7 @@ export function render(el, ctx, params) {
   let gridTimer = null;
   function hasGrid() {
     const first = state.jobs.get(`${id}|`)?.rows.get(0);
-    return !!(first?.coords?.axes && Object.keys(first.coords.axes).length && (batch()?.total ?? 0) <= MAX_GRID_JOBS);
+    return !!(first?.coords?.axes && Object.keys(first.coords.axes).length);
   }
 
   const counter = h("span", { class: "bgn-small bgn-muted" });
@@ -157,7 +158,7 @@ export function render(el, ctx, params) {
       const cache = cacheFor(ctx, id, "");
       const box = h("div", { class: "bgn-grid-pane" });
       pane.replaceChildren(box);
-      renderGrid(box, ctx, cache, (job) => openAt(cache, cache.byId.get(job.id) ?? 0)).catch((err) => box.replaceChildren(errorBox(ctx, err)));
+      renderGrid(box, ctx, cache, (job) => openAt(cache, cache.byId.get(job.id) ?? 0), D.grid).catch((err) => box.replaceChildren(errorBox(ctx, err)));
       return;
     }
     if (D.tab === "gallery") {

@@ -52,19 +52,36 @@ function paramRows(job) {
     h("div", { class: "bgn-param" }, h("span", { class: "bgn-muted" }, k), h("span", null, typeof v === "object" ? JSON.stringify(v) : String(v))));
 }
 
-/** Open the lightbox over the page at position pos of cache; ←/→ move, Esc closes. Returns close(). */
+let lightboxes = 0;
+
+/** The elements Tab can reach inside root, in order. */
+function focusables(root) {
+  return [...root.querySelectorAll("button, [href], input, select, textarea, [tabindex]:not([tabindex='-1'])")]
+    .filter((el) => !el.disabled && !el.hidden && el.getClientRects().length);
+}
+
+/** Open the lightbox over the page at position pos of cache; ←/→ move, Esc closes, Tab stays inside it (a modal
+ * dialog), and focus goes back to what opened it (the thumbnail) on close. Returns close(). */
 export function lightbox(ctx, cache, pos) {
   const { t } = ctx;
   let current = pos;
+  const opener = document.activeElement;
+  const titleId = `bgn-lb-title-${++lightboxes}`;
   const img = h("img", { class: "bgn-lb-img", alt: "" });
-  const info = h("div", { class: "bgn-lb-info" });
+  const title = h("div", { class: "bgn-lb-title", id: titleId });
+  const body = h("div", { class: "bgn-lb-body" });
+  const info = h("div", { class: "bgn-lb-info" }, title, body);
   const counter = h("span", { class: "bgn-muted" });
   const close = () => {
     document.removeEventListener("keydown", onKey, true);
     overlay.remove();
+    // Back to the thumbnail that opened it (the gallery may have redrawn it meanwhile: the same job's cell).
+    const back = opener?.isConnected ? opener
+      : opener?.dataset?.id && document.querySelector(`.bgn-cell[data-id="${opener.dataset.id}"]`);
+    back?.focus?.();
   };
-  const overlay = h("div", { class: "batchgen-tab bgn-lightbox", role: "dialog", "aria-modal": "true",
-    onclick: (e) => { if (e.target === overlay) close(); } },
+  const overlay = h("div", { class: "batchgen-tab bgn-lightbox", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId,
+    tabindex: "-1", lang: ctx.state?.locale, onclick: (e) => { if (e.target === overlay) close(); } },
   h("div", { class: "bgn-lb-frame" },
     h("div", { class: "bgn-lb-stage" }, img),
     h("div", { class: "bgn-lb-side" },
@@ -87,8 +104,8 @@ export function lightbox(ctx, cache, pos) {
     counter.textContent = `${current + 1} / ${cache.total ?? "?"}`;
     const seedRow = job.seed != null && !("seed" in (job.params || {}))
       ? h("div", { class: "bgn-param" }, h("span", { class: "bgn-muted" }, t("batchgen.detail.seed")), String(job.seed)) : null;
-    info.replaceChildren(...[
-      h("div", { class: "bgn-lb-title" }, `#${job.idx}`, " ", h("span", { class: `bgn-chip bgn-s-${job.status}` }, t(`batchgen.common.status.${job.status}`))),
+    title.replaceChildren(`#${job.idx}`, " ", h("span", { class: `bgn-chip bgn-s-${job.status}` }, t(`batchgen.common.status.${job.status}`)));
+    body.replaceChildren(...[
       seedRow,
       ...paramRows(job),
       job.error ? h("div", { class: "bgn-job-error" }, job.error.message) : null,
@@ -103,14 +120,26 @@ export function lightbox(ctx, cache, pos) {
     show().catch((err) => warn("lightbox", err));
   }
 
+  // Tab and Shift+Tab cycle through the dialog's controls; focus never reaches the page behind it.
+  function trapTab(e) {
+    const items = focusables(overlay);
+    if (!items.length) { e.preventDefault(); overlay.focus(); return; }
+    const at = items.indexOf(document.activeElement);
+    const next = e.shiftKey ? (at <= 0 ? items.length - 1 : at - 1) : (at < 0 || at === items.length - 1 ? 0 : at + 1);
+    e.preventDefault();
+    items[next].focus();
+  }
+
   function onKey(e) {
-    if (e.key === "Escape") { e.stopPropagation(); e.preventDefault(); close(); }
+    if (e.key === "Tab") { e.stopPropagation(); trapTab(e); }
+    else if (e.key === "Escape") { e.stopPropagation(); e.preventDefault(); close(); }
     else if (e.key === "ArrowRight") { e.stopPropagation(); e.preventDefault(); go(1); }
     else if (e.key === "ArrowLeft") { e.stopPropagation(); e.preventDefault(); go(-1); }
   }
 
   document.addEventListener("keydown", onKey, true);
   document.body.append(overlay);
+  overlay.focus();
   show().catch((err) => warn("lightbox", err));
   return close;
 }

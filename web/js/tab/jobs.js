@@ -22,6 +22,17 @@ export function jobFilter(ctx, value, onchange) {
   return select;
 }
 
+/** The row's second line: status, attempts (only after a retry) and seed as separate pieces, so that in a narrow
+ * sidebar only the seed's digits are cut, never the status. */
+function rowMeta(t, job) {
+  const status = t(`batchgen.common.status.${job.status}`);
+  const attempts = (job.attempts ?? 0) > 1 ? t("batchgen.detail.rowAttempts", { n: job.attempts }) : null;
+  const seed = job.seed != null ? t("batchgen.detail.rowSeed", { seed: job.seed }) : null;
+  return h("span", { class: "bgn-line bgn-meta bgn-muted bgn-small", title: [status, attempts, seed].filter(Boolean).join(" · ") },
+    h("span", { class: "bgn-meta-fixed" }, [status, attempts].filter(Boolean).join(" · ")),
+    seed ? h("span", { class: "bgn-meta-seed" }, `· ${seed}`) : null);
+}
+
 /** The job table for a cache (jobcache.js); onOpen(pos) opens the lightbox. → {el, draw, reset, stop}. */
 export function jobTable(ctx, getCache, onOpen, onLoaded) {
   const { t } = ctx;
@@ -51,8 +62,7 @@ export function jobTable(ctx, getCache, onOpen, onLoaded) {
     h("span", { class: "bgn-col-text", title: err ? `${paramsText(job)}\n${where} ${err.message}` : paramsText(job) },
       h("span", { class: "bgn-line" }, paramsText(job)),
       err ? h("span", { class: "bgn-line bgn-job-error bgn-small" }, where ? h("b", null, `${where}: `) : null, err.message)
-        : h("span", { class: "bgn-line bgn-muted bgn-small" }, t("batchgen.detail.rowMeta", { status: t(`batchgen.common.status.${job.status}`),
-          attempts: job.attempts ?? 0, seed: job.seed ?? "–" }))),
+        : rowMeta(t, job)),
     h("span", { class: "bgn-col-actions" },
       retryable ? h("button", { class: "bgn-btn bgn-icon", title: t("batchgen.detail.retryJob"), "aria-label": t("batchgen.detail.retryJob"),
         onclick: (e) => { e.stopPropagation(); retry(job, e.currentTarget); } }, "↻") : null,
