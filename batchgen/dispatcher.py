@@ -48,6 +48,8 @@ RUNNING_WRITE_DELAY = 0.1
 EVENT_POLL_INTERVAL = 0.25
 # While the window has room, look this often for work (a batch posted to another process wakes only that one).
 IDLE_POLL_SECONDS = 0.2
+# How often a step looks at the feed-window setting another process may have changed (docs: "within about a second").
+WINDOW_CHECK_SECONDS = 0.5
 
 # (prompt id, update, counter to bump once committed, whether ComfyUI finished it)
 Observed = tuple[str, JobUpdate, str | None, bool]
@@ -86,6 +88,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
         self.pacing = Pacing(config.window, config.window_max)
         # (window, deepest) now, from the feed-window setting (batchgen/server_settings.py); None: the config's, fixed.
         self.window_source: Callable[[], tuple[int, int]] | None = None
+        self._window_checked = float("-inf")
         self.gathering = False  # inside a pacing pause (tests kill a process right there)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -370,10 +373,18 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
             except Exception:
                 log.exception("[batchgen] could not trim ComfyUI's history")
 
-    def follow_window(self) -> None:
-        """Take the feed window in effect now (a setting changed here or in another process sharing the store)."""
+    def follow_window(self, force: bool = False) -> None:
+        """Take the feed window in effect now (a setting changed here or in another process sharing the store).
+
+        Looked at most every WINDOW_CHECK_SECONDS unless ``force``: it is called on every step, and each look stats the
+        settings file on the event loop (a change made through this process forces it at once).
+        """
         if self.window_source is None:
             return
+        now = time.monotonic()
+        if not force and now - self._window_checked < WINDOW_CHECK_SECONDS:
+            return
+        self._window_checked = now
         try:
             window, window_max = self.window_source()
         except Exception:  # a broken settings file keeps the window we had
@@ -385,7 +396,7 @@ class Dispatcher(OwnershipMixin, WatchdogMixin, FlagsMixin, FeedMixin):
 
     def status(self) -> dict[str, Any]:
         """Dispatcher state for /health."""
-        self.follow_window()
+        self.follow_window(force=True)
         return {
             "state": self.state,
             "host_problem": self.host_problem,

@@ -30,5 +30,6 @@ async def patch_settings(call: Call) -> web.Response:
     except OSError:
         log.exception("[batchgen] could not save the settings file")
         raise ApiError(507, "settings_not_saved", "the settings file could not be written; nothing changed; see the ComfyUI log") from None
+    call.service.dispatcher.follow_window(force=True)
     call.service.dispatcher.wake()  # a wider window feeds at once
     return _answer(call)
