@@ -28,6 +28,12 @@ def ours_in_native_queue(comfy, batch_id: str) -> int:
     return sum(1 for item in items if (item[3] or {}).get("client_id") == f"batchgen-{batch_id}")
 
 
+def settled(comfy, batch_id: str) -> bool:
+    """True when none of the batch's jobs is queued or running in the store."""
+    counts = comfy.get(f"{API}/batches/{batch_id}")["counts"]
+    return counts["queued"] == 0 and counts["running"] == 0
+
+
 def wait_until(predicate, timeout: float = 60.0, poll: float = 0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -43,7 +49,8 @@ def test_pause_stops_feeding_and_resume_finishes(comfy):
     wait_until(lambda: comfy.get(f"{API}/batches/{batch['id']}")["counts"]["succeeded"] >= 2)
     status, paused = comfy.post(f"{API}/batches/{batch['id']}/pause", {})
     assert status == 200 and paused["status"] == "paused"
-    wait_until(lambda: ours_in_native_queue(comfy, batch["id"]) == 0, timeout=10)
+    # A prompt leaves ComfyUI's queue a moment before its outcome is committed: wait for both, then freeze.
+    wait_until(lambda: ours_in_native_queue(comfy, batch["id"]) == 0 and settled(comfy, batch["id"]), timeout=10)
     frozen = comfy.get(f"{API}/batches/{batch['id']}")["counts"]
     time.sleep(1.5)
     assert comfy.get(f"{API}/batches/{batch['id']}")["counts"] == frozen  # nothing new was fed
