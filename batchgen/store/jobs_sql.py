@@ -123,16 +123,69 @@ def apply_sync(tx: Tx, updates: list[JobUpdate], fed: list[str], now: float) -> 
 
 
 def _apply_updates(tx: Tx, updates: list[JobUpdate], now: float) -> tuple[list[tuple[Job, JobStatus]], list[JobUpdate]]:
-    """The updates whose compare-and-set held (each job as stored, with its previous status) and the refused ones."""
+    """The updates whose compare-and-set held (each job as stored, with its previous status) and the refused ones.
+
+    Updates of the same shape (target, fields, expected statuses) to distinct jobs go in one statement per expected
+    status: a step's outcomes of trivial jobs are one UPDATE, not one per job. Results keep the updates' order.
+    """
+    results: list[tuple[Any, JobStatus] | None] = [None] * len(updates)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, upd in enumerate(updates):
+        if upd.status in _FLAG_DEPENDENT:
+            results[i] = _apply_one(tx, upd, now)
+        else:
+            key = (upd.status, upd.expect, tuple(upd.fields), upd.prompt_id is None, upd.owner_id is None)
+            groups.setdefault(key, []).append(i)
+    for indices in groups.values():
+        if len(indices) == 1 or len({updates[i].job_id for i in indices}) != len(indices):
+            for i in indices:
+                results[i] = _apply_one(tx, updates[i], now)
+        else:
+            for start in range(0, len(indices), GROUP_CHUNK):
+                chunk = indices[start:start + GROUP_CHUNK]
+                for i, result in zip(chunk, _apply_group(tx, [updates[i] for i in chunk]), strict=True):
+                    results[i] = result
     applied: list[tuple[Job, JobStatus]] = []
     skipped: list[JobUpdate] = []
-    for upd in updates:
-        result = _apply_one(tx, upd, now)
+    for upd, result in zip(updates, results, strict=True):
         if result is None:
             skipped.append(upd)
         else:
             applied.append((row_to_job(result[0]), result[1]))
     return applied, skipped
+
+
+# Updates per grouped statement: well under SQLite's 32,766 bound variables with every field set.
+GROUP_CHUNK = 200
+
+
+def _apply_group(tx: Tx, group: list[JobUpdate]) -> list[tuple[Any, JobStatus] | None]:
+    """Compare-and-set updates of one shape to distinct jobs, one UPDATE … FROM (VALUES …) per expected status tried."""
+    first = group[0]
+    names = list(first.fields)
+    with_pid, with_owner = first.prompt_id is not None, first.owner_id is not None
+    # VALUES columns: column1 = job id, then the prompt id and owner when compared, then the fields.
+    extra = [name for name, used in (("prompt_id", with_pid), ("owner_id", with_owner)) if used]
+    width = 1 + len(extra) + len(names)
+    sets = ", ".join(["status = ?", *(f"{name} = v.column{2 + len(extra) + k}" for k, name in enumerate(names))])
+    cas = "".join(f" AND jobs.{name} = v.column{2 + k}" for k, name in enumerate(extra))
+    results: dict[int, tuple[Any, JobStatus]] = {}
+    remaining = list(group)
+    for old in first.expect:
+        if not remaining:
+            break
+        rows = ", ".join(["(" + ", ".join(["?"] * width) + ")"] * len(remaining))
+        args: list[Any] = [first.status.value]
+        for upd in remaining:
+            args += [upd.job_id, *([upd.prompt_id] if with_pid else []), *([upd.owner_id] if with_owner else []),
+                     *(encode(name, upd.fields[name]) for name in names)]
+        args.append(old.value)
+        stored = tx.execute(f"UPDATE jobs SET {sets} FROM (VALUES {rows}) AS v WHERE jobs.id = v.column1 AND jobs.status = ?{cas} "
+                            f"RETURNING {JOB_COLUMNS}", args).fetchall()
+        for row in stored:
+            results[row["id"]] = (row, old)
+        remaining = [upd for upd in remaining if upd.job_id not in results]
+    return [results.get(upd.job_id) for upd in group]
 
 
 def _account(tx: Tx, applied: list[tuple[Job, JobStatus]], fed: list[str], now: float) -> tuple[list[tuple[Job, JobStatus]], list[Batch]]:

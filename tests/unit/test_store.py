@@ -378,3 +378,36 @@ async def test_claiming_several_jobs_of_one_batch_is_one_statement_with_a_prompt
     assert sum(1 for sql in seen if sql.lstrip().upper().startswith("UPDATE JOBS")) == 1
     _applied, more = await store.advance([], 6, time.time(), "owner-a")  # the rest, then the lower level's jobs
     assert [c.idx for c in more] == [6, 7, 8, 9, 0, 1] and not {c.prompt_id for c in more} & {c.prompt_id for c in claimed}
+
+
+async def test_a_steps_outcomes_are_one_statement_and_each_keeps_its_compare_and_set(store):
+    # Trivial jobs finish many per step: one UPDATE per job handed the GIL to ComfyUI's worker once per job.
+    batch = await store.create_batch(new_batch(), specs(8))
+    _applied, claimed = await store.advance([], 8, time.time(), "owner-a")
+    running = claimed[2]
+    await store.apply([JobUpdate(running.job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, {"started_at": 1.0},
+                                 prompt_id=running.prompt_id, owner_id="owner-a")])
+    in_flight = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def done(item, prompt_id=None, owner="owner-a"):
+        return JobUpdate(item.job_id, in_flight, JobStatus.SUCCEEDED, {"finished_at": 2.0, "cached": item.idx % 2},
+                         prompt_id=prompt_id or item.prompt_id, owner_id=owner)
+
+    updates = [done(c) for c in claimed[:6]]
+    updates[3] = done(claimed[3], prompt_id="an-older-attempt")  # a stale outcome: refused
+    updates[4] = done(claimed[4], owner="owner-b")  # another process adopted it: refused
+    seen: list[str] = []
+    await store._write._execute(store._write._connection.set_trace_callback, seen.append)
+    applied, _ = await store.advance(updates, 0, time.time(), "owner-a")
+    await store._write._execute(store._write._connection.set_trace_callback, None)
+    assert [(job.idx, old) for job, old in applied.jobs] == [
+        (0, JobStatus.QUEUED), (1, JobStatus.QUEUED), (2, JobStatus.RUNNING), (5, JobStatus.QUEUED)]
+    assert [u.job_id for u in applied.skipped] == [claimed[3].job_id, claimed[4].job_id]
+    assert [job.cached for job, _ in applied.jobs] == [False, True, False, True]
+    # One statement per expected status tried (queued, then running for the rest), not one per job.
+    assert sum(1 for sql in seen if sql.lstrip().upper().startswith("UPDATE JOBS")) == 2
+    with raw(store) as conn:
+        rows = {r["idx"]: r["status"] for r in conn.execute("SELECT idx, status FROM jobs WHERE batch_id = ?", (batch.id,))}
+    assert rows == {0: "succeeded", 1: "succeeded", 2: "succeeded", 3: "queued", 4: "queued", 5: "succeeded", 6: "queued", 7: "queued"}
+    assert (await store.get_batch(batch.id)).counts.succeeded == 4
+    check_counters(store)
