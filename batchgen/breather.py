@@ -7,13 +7,26 @@ real ComfyUI during a 10,000-row acceptance, 58-128 ms during a 100,000-job prev
 at once and lets a waiting thread run first; every ~2 ms of work that gave 15-18 ms and 21-53 ms (docs/benchmarks.md
 §11). The hand-over itself is cheap; the time the loop then takes is what makes the preview 11-37 % slower (still
 about half a second). The loops stay in their threads: this only changes how long the event loop waits for its turn.
+
+``time.sleep(0)`` does not always hand over, though: the releasing thread often takes the GIL straight back before the
+woken one runs, and the waiter then waits out the switch interval after all. The preview of a 100,000-job grid still
+gave 32-87 ms ``GET /prompt`` with it alone. So while a bulk request is handled, ``short_switch_interval()`` lowers the
+interpreter's switch interval to 1 ms (the longest the loop then waits for the GIL per socket call): 8-23 ms measured
+(docs/benchmarks.md §11). It is process-wide, so it lasts only as long as the bulk work, nested and concurrent requests
+sharing one setting, and the interval in force before the first one is put back after the last.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
 import time
+from collections.abc import Iterator
 
-__all__ = ["Breather"]
+__all__ = ["Breather", "short_switch_interval", "SWITCH_INTERVAL"]
+
+SWITCH_INTERVAL = 0.001  # seconds: the interpreter's switch interval while bulk work runs (CPython's default is 5 ms)
 
 INTERVAL = 0.002  # seconds of work between two hand-overs
 _EVERY = 64  # items between two looks at the clock (a clock read per item would cost more than the hand-overs)
@@ -35,3 +48,26 @@ class Breather:
         if time.perf_counter() >= self._due:
             time.sleep(0)
             self._due = time.perf_counter() + INTERVAL
+
+
+_lock = threading.Lock()
+_depth = 0
+_previous = 0.005
+
+
+@contextlib.contextmanager
+def short_switch_interval() -> Iterator[None]:
+    """Within the block (and any block nested or concurrent with it) a thread waits at most 1 ms for the GIL."""
+    global _depth, _previous
+    with _lock:
+        if _depth == 0:
+            _previous = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL, _previous))
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                sys.setswitchinterval(_previous)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import imaging, upload_checks, xlsx
+from .breather import short_switch_interval
 from .errors import ApiError, conflict, not_found, too_large
 from .gcpause import gc_paused
 from .store.uploads_sql import UploadRecord, UploadRecords
@@ -126,8 +127,8 @@ class Uploads:
             found_kind, found_fmt = upload_checks.classify(incoming.head, name, content_type, kind, fmt)
             if found_kind == "image" and self.images_dir is None:
                 raise ApiError(409, "no_input_dir", "this server has no ComfyUI input folder to store images in")
-            # Checking a table reads all its rows: collection paused meanwhile, as for a batch (batchgen/gcpause.py).
-            with gc_paused():
+            # Checking a table reads all its rows: collection paused and quick GIL hand-overs meanwhile, as for a batch.
+            with gc_paused(), short_switch_interval():
                 record, final = await asyncio.to_thread(self._store, incoming, found_kind, found_fmt, name, sha)
             await self.records.insert(record)
             final = None

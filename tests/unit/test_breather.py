@@ -34,3 +34,38 @@ def test_the_gil_is_released_once_per_interval_of_work_and_the_clock_read_only_e
     assert len(slept) == 4  # not between looks, however long an item took
     breathe()
     assert slept == [0] * 5
+
+
+def test_bulk_work_switches_every_millisecond_and_the_last_one_out_puts_the_old_interval_back():
+    import sys
+    import threading
+
+    from batchgen_ext.batchgen.breather import short_switch_interval
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)  # someone else's setting: it must come back, not CPython's default
+    try:
+        entered, release = threading.Event(), threading.Event()
+
+        def other_request() -> None:
+            with short_switch_interval():
+                entered.set()
+                release.wait(5)
+
+        with short_switch_interval():
+            assert sys.getswitchinterval() == 0.001
+            thread = threading.Thread(target=other_request)
+            thread.start()
+            assert entered.wait(5)
+        assert sys.getswitchinterval() == 0.001  # the concurrent request is still working
+        release.set()
+        thread.join(5)
+        assert sys.getswitchinterval() == 0.004
+        try:
+            with short_switch_interval():
+                raise RuntimeError("a refused request")
+        except RuntimeError:
+            pass
+        assert sys.getswitchinterval() == 0.004
+    finally:
+        sys.setswitchinterval(before)
