@@ -233,7 +233,8 @@ def lab_missing() -> bool:
 def bench_server(prefix: str, keep: bool = False, env: dict[str, str] | None = None, gc_log: bool = False) -> Iterator[Any]:
     """A started ComfyUI (tests/comfyui/harness.py) in a throw-away folder: log tail on failure, folder removed unless kept.
 
-    ``gc_log``: ComfyUI logs its garbage collections of ≥ 5 ms into ``server.data_dir / "gc.jsonl"`` (bench/gclog).
+    ``gc_log``: ComfyUI logs its garbage collections of ≥ 5 ms into ``server.data_dir / "gc.jsonl"`` and its worker's
+    waits for work into ``idle.jsonl`` there (bench/gclog).
     """
     sys.path.insert(0, str(REPO_ROOT))
     from tests.comfyui.harness import new_server
@@ -244,7 +245,7 @@ def bench_server(prefix: str, keep: bool = False, env: dict[str, str] | None = N
     if gc_log:
         from _promptwatch import gc_log_env
 
-        extra.update(gc_log_env(data_root / "comfy" / "gc.jsonl"))
+        extra.update(gc_log_env(data_root / "comfy" / "gc.jsonl", data_root / "comfy" / "idle.jsonl"))
     server = new_server(data_root / "comfy", env=extra)
     err(f"starting ComfyUI from {server.comfy_dir} in {server.data_dir} ...")
     server.start()

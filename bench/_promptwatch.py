@@ -25,9 +25,22 @@ WORKER = "prompt_worker"  # ComfyUI's worker thread is Thread-N (prompt_worker)
 WORKER_GC_INTERVAL = 10.0  # main.py prompt_worker: gc.collect() after a prompt, at most every 10 s
 
 
-def gc_log_env(path: Path) -> dict[str, str]:
-    """Environment that makes a started ComfyUI log its collections of ≥ 5 ms into ``path``."""
-    return {"PYTHONPATH": str(GCLOG_DIR), "BATCHGEN_BENCH_GCLOG": str(path)}
+def gc_log_env(path: Path, idle_path: Path | None = None) -> dict[str, str]:
+    """Environment that makes a started ComfyUI log its collections of ≥ 5 ms into ``path`` (and its worker's waits
+    for work into ``idle_path``)."""
+    env = {"PYTHONPATH": str(GCLOG_DIR), "BATCHGEN_BENCH_GCLOG": str(path)}
+    if idle_path is not None:
+        env["BATCHGEN_BENCH_IDLELOG"] = str(idle_path)
+    return env
+
+
+def worker_idle_ms(path: Path, since: float, until: float) -> float:
+    """Total ms ComfyUI's worker waited with its queue empty, over the waits that began in [since, until]."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return round(sum(d["ms"] for d in map(json.loads, filter(None, lines)) if since <= d["t"] <= until), 1)
 
 
 class PromptPoller(threading.Thread):

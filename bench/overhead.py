@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -206,19 +207,100 @@ async def measure(server: Any, python: Path, args: argparse.Namespace) -> tuple[
         await history.new_entries(session, server.url, 0)
         for i, kind in enumerate(order, 1):
             cleared = clear_folder(server.temp_dir)
+            if args.quiesce:
+                await asyncio.to_thread(collect_now, server)
             await asyncio.sleep(args.settle)
+            began = time.time()
+            cpu_before = thread_cpu(server.proc.pid)
             if kind == "native":
                 run = await asyncio.to_thread(run_native, python, args.native_tool, server.url, args.n, args)
             else:
                 run = await run_batch(session, server.url, args.n, history, rng, args)
             run.update(await history.check_run(session, server.url, args.n, args.warmup))
             run.update({"run": i, "n": args.n, "temp_files_cleared": cleared})
+            run["cpu_ms_per_job"] = cpu_per_job(cpu_before, thread_cpu(server.proc.pid), args.n)
+            if args.gclog:
+                run["gc"] = gc_during(server, began, time.time())
             runs.append(run)
             if not args.json:
                 out(run_line(run, len(order)))
             else:
                 err(run_line(run, len(order)))
     return runs, health
+
+
+def collect_now(server: Any) -> None:
+    """Have ComfyUI's worker run its own periodic gc.collect() now (POST /free), so none falls inside the next 10 s.
+
+    The worker collects at most every 10 s after a prompt; a collection takes ~0.3-0.4 s here, about 12 % of one run,
+    and lands in whichever run happens to be going. Both kinds get the same treatment before every run.
+    """
+    deadline = time.time() + 60
+    while time.time() < deadline and server.native_queue() != (0, 0):
+        time.sleep(0.05)
+    status, _ = server.post("/free", {"unload_models": True})
+    if status != 200:
+        raise RuntimeError(f"POST /free answered {status}")
+    time.sleep(0.6)  # the collection itself
+
+
+_THREAD_NAMES: dict[str, str] = {}
+
+
+def python_thread_names(pid: int) -> dict[str, str]:
+    """OS thread id -> Python thread name, from `py-spy dump` when py-spy is installed (else empty)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        return {}
+    try:
+        dump = subprocess.run([str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    names: dict[str, str] = {}
+    for line in dump.splitlines():
+        # Thread 12345 (idle): "MainThread"
+        if line.startswith("Thread ") and '"' in line:
+            tid = line.split()[1]
+            names[str(int(tid, 0))] = line.split('"')[1].split(" (")[0]
+    return names
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread of a process, keyed "name/tid" (Linux /proc; Python thread names when py-spy knows them)."""
+    if not _THREAD_NAMES:
+        _THREAD_NAMES.update(python_thread_names(pid))
+    found: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = _THREAD_NAMES.get(task.name) or stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def cpu_per_job(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    """ms of CPU per job for each thread that used any during the run (threads grouped by name), plus the total."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        name = key.split("/")[0]
+        used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
+    shown = {name: round(1000 * sec / n, 2) for name, sec in sorted(used.items(), key=lambda kv: -kv[1]) if sec > 0}
+    shown["total"] = round(sum(shown.values()), 2)
+    return shown
+
+
+def gc_during(server: Any, began: float, ended: float) -> dict[str, Any]:
+    """ComfyUI's collections of >= 5 ms inside one run (bench/gclog): how many, their total ms, by generation and thread."""
+    from _promptwatch import GcLog, worker_idle_ms
+
+    found = GcLog(server.data_dir / "gc.jsonl").entries(began, ended)
+    return {"worker_idle_ms": worker_idle_ms(server.data_dir / "idle.jsonl", began, ended),
+            "count": len(found), "ms": round(sum(c.ms for c in found), 1),
+            "full": sum(1 for c in found if c.gen == 2), "by_worker": sum(1 for c in found if c.by_worker)}
 
 
 def run_line(run: dict[str, Any], total: int) -> str:
@@ -230,6 +312,11 @@ def run_line(run: dict[str, Any], total: int) -> str:
         detail = f"accept {run['accept_s'] * 1000:.1f} ms, server-side elapsed {run['server_elapsed_s']} s"
     flags = (f"polls {run['polls']}, temp files cleared before {run['temp_files_cleared']}, "
              f"cached prompts {run['prompts_cached']}, reused colours {run['colours_reused']}")
+    flags += "; CPU ms/job " + ", ".join(f"{k} {v}" for k, v in run["cpu_ms_per_job"].items())
+    if "gc" in run:
+        g = run["gc"]
+        flags += (f"; worker idle {g['worker_idle_ms']} ms; collections >= 5 ms: {g['count']} ({g['full']} full, "
+                  f"{g['by_worker']} by the worker), {g['ms']} ms")
     warn = ""
     if run["prompts_cached"] or run["history_entries"] != run["n"]:
         warn = (f"  WARNING: {run['prompts_cached']} prompt(s) answered from ComfyUI's cache, {run['history_entries']} of "
@@ -269,6 +356,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed of the batch colour choice (default: random)")
     parser.add_argument("--timeout", type=float, default=600, help="per-run timeout, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away ComfyUI data folder (its path is printed)")
+    parser.add_argument("--quiesce", action="store_true", help="before every run, have ComfyUI's worker run its periodic "
+                        "gc.collect() (POST /free) so that none falls inside a run")
+    parser.add_argument("--gclog", action="store_true", help="log ComfyUI's garbage collections of >= 5 ms and report them per run")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout (progress goes to stderr)")
     args = parser.parse_args()
     if args.n < 1 or args.rounds < 1:
@@ -282,7 +372,7 @@ def main() -> int:
         return 2
     facts = machine_facts()
     env = {"BATCHGEN_WINDOW": str(args.window)} if args.window else {}
-    with bench_server("batchgen-overhead-", args.keep, env) as server:
+    with bench_server("batchgen-overhead-", args.keep, env, gc_log=args.gclog) as server:
         runs, health = asyncio.run(measure(server, found[1], args))
     facts.update({"load_avg_end": load_average(), "comfyui_version": health["host"]["version"],
                   "comfyui_commit": git_revision(found[0]), "comfyui_dir": str(found[0]), "comfyui_python": str(found[1]),

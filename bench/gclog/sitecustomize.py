@@ -43,3 +43,39 @@ if _PATH:
             fh.write(line + "\n")
 
     gc.callbacks.append(_log)
+
+# The prompt worker's waits for work: BATCHGEN_BENCH_IDLELOG names a file that gets one JSON line {"t": wall-clock
+# start, "ms"} per wait of ≥ 0.2 ms in PromptQueue.get() begun with ComfyUI's queue empty, i.e. the time its worker
+# had nothing to run. A feeder that keeps the worker busy leaves none during a run.
+_IDLE_PATH = os.environ.get("BATCHGEN_BENCH_IDLELOG")
+_IDLE_MIN_S = 0.0002
+
+if _IDLE_PATH:
+
+    def _wrap_get(queue_cls: type) -> None:
+        original = queue_cls.get
+
+        def get(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            empty = not self.queue
+            started, t0 = time.time(), time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                waited = time.perf_counter() - t0
+                if empty and waited >= _IDLE_MIN_S:
+                    with open(_IDLE_PATH, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps({"t": started, "ms": round(waited * 1000, 2)}) + "\n")
+
+        queue_cls.get = get
+
+    def _await_execution() -> None:
+        # sitecustomize runs before ComfyUI imports its execution module: wrap PromptQueue once it exists.
+        while True:
+            module = sys.modules.get("execution")
+            queue_cls = getattr(module, "PromptQueue", None)
+            if queue_cls is not None:
+                _wrap_get(queue_cls)
+                return
+            time.sleep(0.005)
+
+    threading.Thread(target=_await_execution, name="bench-idlelog", daemon=True).start()
