@@ -18,11 +18,12 @@ sharing one setting, and the interval in force before the first one is put back 
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from .shared_setting import SharedSetting
 
 __all__ = ["Breather", "short_switch_interval", "SWITCH_INTERVAL"]
 
@@ -50,24 +51,15 @@ class Breather:
             self._due = time.perf_counter() + INTERVAL
 
 
-_lock = threading.Lock()
-_depth = 0
-_previous = 0.005
+def _shorten() -> Callable[[], None]:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(SWITCH_INTERVAL, previous))
+    return lambda: sys.setswitchinterval(previous)
 
 
-@contextlib.contextmanager
-def short_switch_interval() -> Iterator[None]:
+_SHORT = SharedSetting(_shorten)
+
+
+def short_switch_interval() -> AbstractContextManager[None]:
     """Within the block (and any block nested or concurrent with it) a thread waits at most 1 ms for the GIL."""
-    global _depth, _previous
-    with _lock:
-        if _depth == 0:
-            _previous = sys.getswitchinterval()
-            sys.setswitchinterval(min(SWITCH_INTERVAL, _previous))
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                sys.setswitchinterval(_previous)
+    return _SHORT.held()

@@ -15,37 +15,30 @@ only if it was on when the first pause began.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from .shared_setting import SharedSetting
 
 __all__ = ["gc_paused", "pause_depth"]
 
-_lock = threading.Lock()
-_depth = 0
-_reenable = False
+
+def _pause() -> Callable[[], None]:
+    # Switched back on afterwards only if it was on when the first pause began.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return gc.enable if was_enabled else (lambda: None)
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+_PAUSE = SharedSetting(_pause)
+
+
+def gc_paused() -> AbstractContextManager[None]:
     """Within the block (and any block nested or concurrent with it) automatic garbage collection is off."""
-    global _depth, _reenable
-    with _lock:
-        if _depth == 0:
-            _reenable = gc.isenabled()
-            gc.disable()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _reenable:
-                gc.enable()
-                _reenable = False
+    return _PAUSE.held()
 
 
 def pause_depth() -> int:
     """How many pauses are open right now (tests; 0 when none)."""
-    return _depth
+    return _PAUSE.depth
