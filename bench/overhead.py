@@ -18,7 +18,12 @@ every save and would slow down every later run. Every colour is used once on the
 colours are chosen outside every colour already in /history, and after each run /history is checked
 for prompts that ComfyUI answered from its cache (there must be none; a run with any is flagged).
 
-    python bench/overhead.py [-n 500] [--rounds 3] [--json]
+    python bench/overhead.py [-n 500] [--rounds 3] [--quiesce] [--gclog] [--json]
+
+--quiesce: before every run of either kind ComfyUI's worker runs its periodic gc.collect() (POST /free), so that
+collection (0.3-0.4 s, at most every 10 s) never lands in a run. Every run reports the CPU each thread of ComfyUI used
+per job (named as Python names them when py-spy is installed in this venv: `pip install py-spy`); --gclog adds the
+collections of >= 5 ms during the run and the time ComfyUI's worker waited with an empty queue (bench/gclog).
 
 Result: the median wall time of each kind and the throughput ratio batch/native
 (= native median time / batch median time; the target is >= 0.9).
@@ -29,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -57,6 +61,8 @@ from _benchutil import (  # noqa: E402
     print_footer,
     print_summary,
 )
+from _promptwatch import GcLog, quiesce, worker_idle_ms  # noqa: E402
+from _threadcpu import cpu_per_job, thread_cpu  # noqa: E402
 
 from tests.comfyui.harness import comfy_env, skip_reason  # noqa: E402
 
@@ -208,7 +214,8 @@ async def measure(server: Any, python: Path, args: argparse.Namespace) -> tuple[
         for i, kind in enumerate(order, 1):
             cleared = clear_folder(server.temp_dir)
             if args.quiesce:
-                await asyncio.to_thread(collect_now, server)
+                # ComfyUI's worker runs its periodic gc.collect() now: none falls inside the next 10 s (one run).
+                await asyncio.to_thread(quiesce, server, GcLog(server.data_dir / "gc.jsonl") if args.gclog else None, 0.0)
             await asyncio.sleep(args.settle)
             began = time.time()
             cpu_before = thread_cpu(server.proc.pid)
@@ -229,74 +236,8 @@ async def measure(server: Any, python: Path, args: argparse.Namespace) -> tuple[
     return runs, health
 
 
-def collect_now(server: Any) -> None:
-    """Have ComfyUI's worker run its own periodic gc.collect() now (POST /free), so none falls inside the next 10 s.
-
-    The worker collects at most every 10 s after a prompt; a collection takes ~0.3-0.4 s here, about 12 % of one run,
-    and lands in whichever run happens to be going. Both kinds get the same treatment before every run.
-    """
-    deadline = time.time() + 60
-    while time.time() < deadline and server.native_queue() != (0, 0):
-        time.sleep(0.05)
-    status, _ = server.post("/free", {"unload_models": True})
-    if status != 200:
-        raise RuntimeError(f"POST /free answered {status}")
-    time.sleep(0.6)  # the collection itself
-
-
-_THREAD_NAMES: dict[str, str] = {}
-
-
-def python_thread_names(pid: int) -> dict[str, str]:
-    """OS thread id -> Python thread name, from `py-spy dump` when py-spy is installed (else empty)."""
-    spy = Path(sys.executable).with_name("py-spy")
-    if not spy.exists():
-        return {}
-    try:
-        dump = subprocess.run([str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    names: dict[str, str] = {}
-    for line in dump.splitlines():
-        # Thread 12345 (idle): "MainThread"
-        if line.startswith("Thread ") and '"' in line:
-            tid = line.split()[1]
-            names[str(int(tid, 0))] = line.split('"')[1].split(" (")[0]
-    return names
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread of a process, keyed "name/tid" (Linux /proc; Python thread names when py-spy knows them)."""
-    if not _THREAD_NAMES:
-        _THREAD_NAMES.update(python_thread_names(pid))
-    found: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        name = _THREAD_NAMES.get(task.name) or stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        found[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12])) / tick
-    return found
-
-
-def cpu_per_job(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
-    """ms of CPU per job for each thread that used any during the run (threads grouped by name), plus the total."""
-    used: dict[str, float] = {}
-    for key, seconds in after.items():
-        name = key.split("/")[0]
-        used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
-    shown = {name: round(1000 * sec / n, 2) for name, sec in sorted(used.items(), key=lambda kv: -kv[1]) if sec > 0}
-    shown["total"] = round(sum(shown.values()), 2)
-    return shown
-
-
 def gc_during(server: Any, began: float, ended: float) -> dict[str, Any]:
     """ComfyUI's collections of >= 5 ms inside one run (bench/gclog): how many, their total ms, by generation and thread."""
-    from _promptwatch import GcLog, worker_idle_ms
-
     found = GcLog(server.data_dir / "gc.jsonl").entries(began, ended)
     return {"worker_idle_ms": worker_idle_ms(server.data_dir / "idle.jsonl", began, ended),
             "count": len(found), "ms": round(sum(c.ms for c in found), 1),
