@@ -130,18 +130,18 @@ def summary(collections: list[Collection]) -> str:
     return "; ".join(f"{c.ms:.0f} ms gen {c.gen} (young {c.young}) in {c.thread} ({c.at})" for c in collections) or "none ≥ 5 ms"
 
 
-def quiesce(server: Any, gc_log: GcLog | None, wait: float) -> Collection | None:
+def quiesce(server: Any, gc_log: GcLog | None, wait: float, free_memory: bool = True) -> Collection | None:
     """Empty queue, then ``POST /free`` (the worker collects now) and ``wait`` s more; returns that collection if logged.
 
     ``wait`` > 10 s: the worker's next post-prompt collection falls in the measured window (it runs once more than 10 s
     have passed since its last one); ``wait`` < 10 s: it cannot. Without a ``gc_log`` the collection is given 0.6 s
-    (it takes 0.3-0.4 s).
+    (it takes 0.3-0.4 s). ``free_memory`` also empties ComfyUI's execution cache.
     """
     deadline = time.time() + 60
     while time.time() < deadline and server.native_queue() != (0, 0):
         time.sleep(0.1)
     asked = time.time()
-    status, _ = server.post("/free", {"unload_models": True, "free_memory": True})
+    status, _ = server.post("/free", {"unload_models": True, "free_memory": free_memory})
     assert status == 200, status
     if gc_log is None:
         time.sleep(0.6 + wait)

@@ -215,7 +215,7 @@ async def measure(server: Any, python: Path, args: argparse.Namespace) -> tuple[
             cleared = clear_folder(server.temp_dir)
             if args.quiesce:
                 # ComfyUI's worker runs its periodic gc.collect() now: none falls inside the next 10 s (one run).
-                await asyncio.to_thread(quiesce, server, GcLog(server.data_dir / "gc.jsonl") if args.gclog else None, 0.0)
+                await asyncio.to_thread(quiesce, server, GcLog(server.data_dir / "gc.jsonl") if args.gclog else None, 0.0, False)
             await asyncio.sleep(args.settle)
             began = time.time()
             cpu_before = thread_cpu(server.proc.pid)
