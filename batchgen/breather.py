@@ -18,14 +18,16 @@ sharing one setting, and the interval in force before the first one is put back 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
+from .gcpause import gc_paused
 from .shared_setting import SharedSetting
 
-__all__ = ["Breather", "short_switch_interval", "SWITCH_INTERVAL"]
+__all__ = ["Breather", "bulk_work", "short_switch_interval", "SWITCH_INTERVAL"]
 
 SWITCH_INTERVAL = 0.001  # seconds: the interpreter's switch interval while bulk work runs (CPython's default is 5 ms)
 
@@ -63,3 +65,11 @@ _SHORT = SharedSetting(_shorten)
 def short_switch_interval() -> AbstractContextManager[None]:
     """Within the block (and any block nested or concurrent with it) a thread waits at most 1 ms for the GIL."""
     return _SHORT.held()
+
+
+@contextlib.contextmanager
+def bulk_work() -> Iterator[None]:
+    """While a big batch or table is parsed, expanded, checked or stored: no automatic garbage collection
+    (batchgen/gcpause.py), and a thread waits at most 1 ms for the GIL."""
+    with gc_paused(), short_switch_interval():
+        yield

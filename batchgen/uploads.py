@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import imaging, upload_checks, xlsx
-from .breather import short_switch_interval
+from .breather import bulk_work
 from .errors import ApiError, conflict, not_found, too_large
-from .gcpause import gc_paused
 from .store.uploads_sql import UploadRecord, UploadRecords
 
 log = logging.getLogger("batchgen.uploads")
@@ -128,7 +127,7 @@ class Uploads:
             if found_kind == "image" and self.images_dir is None:
                 raise ApiError(409, "no_input_dir", "this server has no ComfyUI input folder to store images in")
             # Checking a table reads all its rows: collection paused and quick GIL hand-overs meanwhile, as for a batch.
-            with gc_paused(), short_switch_interval():
+            with bulk_work():
                 record, final = await asyncio.to_thread(self._store, incoming, found_kind, found_fmt, name, sha)
             await self.records.insert(record)
             final = None

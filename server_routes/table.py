@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,9 +20,8 @@ from pydantic import BaseModel
 from ..batchgen.access import AccessPolicy
 from ..batchgen.api_models import ApiModel
 from ..batchgen.api_parse import parse_query, parse_request
-from ..batchgen.breather import short_switch_interval
+from ..batchgen.breather import bulk_work
 from ..batchgen.errors import ApiError, not_found
-from ..batchgen.gcpause import gc_paused
 from ..batchgen.ids import API_PREFIX
 from ..batchgen.service import BatchService
 from ..batchgen.store import StoreBusy, busy_error
@@ -175,13 +174,6 @@ def _rate_check(limiter: Any, caller: Any, peer: str | None, loopback_too: bool)
         limiter.check(f"ip:{peer}")
 
 
-@contextlib.contextmanager
-def _bulk_work() -> Iterator[None]:
-    """While a bulk route is handled: no automatic garbage collection, and GIL hand-overs every 1 ms at most."""
-    with gc_paused(), short_switch_interval():
-        yield
-
-
 def make_handler(route: Route, service: BatchService, context: Context) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler of one route: access, guards, query and body parsing, the domain call, errors as JSON."""
 
@@ -201,7 +193,7 @@ def make_handler(route: Route, service: BatchService, context: Context) -> Calla
                 raw = await read_body(request, route.body_limit or service.config.max_body_bytes, service.config.read_timeout_seconds)
             # Bulk routes build up to max_jobs objects: the collector is paused from the parse to the answer (batchgen/gcpause.py),
             # never while the client is still sending, and the event loop waits at most 1 ms for the GIL (batchgen/breather.py).
-            with _bulk_work() if route.bulk else contextlib.nullcontext():
+            with bulk_work() if route.bulk else contextlib.nullcontext():
                 if raw is not None:
                     call.raw = await parse_json(raw, allow_empty=not route.body_required)
                     call.body = parse_request(route.body, call.raw, template_params(service, call.raw) if isinstance(call.raw, dict) else None)
