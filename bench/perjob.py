@@ -3,7 +3,8 @@
 No ComfyUI: the engine tests' WorkerHost (tests/unit/enginekit.py) stands in for it and finishes each
 prompt at once, so what is measured is our own per-job work: the statements our store runs (counted
 with sqlite3's trace callback on every connection) and the CPU time of the process, of the event loop
-thread and of the database thread. These are the costs that compete with ComfyUI's worker thread for
+thread and of the database thread, and what the process wrote (bytes handed to write(), write calls: the WAL frames and
+checkpoints of its commits). These are the costs that compete with ComfyUI's worker thread for
 the GIL on a real server (docs/benchmarks.md §1). A micro-measurement, not a throughput figure.
 
     .venv/bin/python bench/perjob.py -n 2000 --repeat 3
@@ -39,6 +40,15 @@ def _thread_cpu(thread_id: int | None) -> float:
         return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
     except (OSError, AttributeError):
         return 0.0
+
+
+def _io() -> dict[str, int]:
+    """This process's write counters (Linux /proc/self/io): bytes handed to write() and write calls."""
+    try:
+        fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+        return {"wchar": int(fields["wchar"]), "syscw": int(fields["syscw"])}
+    except (OSError, KeyError, ValueError):
+        return {"wchar": 0, "syscw": 0}
 
 
 def _busy(seconds: float, slice_s: float) -> None:
@@ -112,10 +122,11 @@ async def run_once(n: int, window: int, busy_ms: float, slice_ms: float, window_
             batch_id = await add_batch(proc.store, n)
             kinds.clear()
             wall0, cpu0 = time.perf_counter(), time.process_time()
-            loop0, db0 = time.thread_time(), _thread_cpu(db_thread)
+            loop0, db0, io0 = time.thread_time(), _thread_cpu(db_thread), _io()
             await wait_until(lambda: terminal(proc.store, batch_id), timeout=600, what="batch end")
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             loop_cpu, db_cpu = time.thread_time() - loop0, _thread_cpu(db_thread) - db0
+            io = {k: v - io0[k] for k, v in _io().items()}
             batch = await proc.store.get_batch(batch_id)
             assert batch is not None and batch.counts.succeeded == n, batch
         finally:
@@ -127,7 +138,9 @@ async def run_once(n: int, window: int, busy_ms: float, slice_ms: float, window_
             "throughput_vs_busy_worker": round(ideal / wall, 3) if ideal else None, "statements_per_job": round(statements / n, 2),
             "by_kind_per_job": {k: round(v / n, 2) for k, v in kinds.most_common()},
             "cpu_ms_per_job": round(cpu / n * 1000, 3), "loop_thread_cpu_ms_per_job": round(loop_cpu / n * 1000, 3),
-            "db_thread_cpu_ms_per_job": round(db_cpu / n * 1000, 3)}
+            "db_thread_cpu_ms_per_job": round(db_cpu / n * 1000, 3),
+            "commits_per_job": round(kinds.get("COMMIT", 0) / n, 3),
+            "kib_written_per_job": round(io["wchar"] / n / 1024, 2), "writes_per_job": round(io["syscw"] / n, 2)}
 
 
 async def _idle(proc) -> bool:
@@ -154,8 +167,10 @@ def main() -> None:
         bu.out(f"run {i}: {r['jobs']} jobs in {r['wall_s']} s (vs busy worker alone {r['throughput_vs_busy_worker']}); "
                f"{r['statements_per_job']} statements/job "
                f"{r['by_kind_per_job']}; CPU {r['cpu_ms_per_job']} ms/job (loop {r['loop_thread_cpu_ms_per_job']}, "
-               f"db {r['db_thread_cpu_ms_per_job']})")
-    for key in ("throughput_vs_busy_worker", "statements_per_job", "cpu_ms_per_job", "loop_thread_cpu_ms_per_job", "db_thread_cpu_ms_per_job"):
+               f"db {r['db_thread_cpu_ms_per_job']}); {r['commits_per_job']} commits, {r['kib_written_per_job']} KiB in "
+               f"{r['writes_per_job']} write calls per job")
+    for key in ("throughput_vs_busy_worker", "statements_per_job", "cpu_ms_per_job", "loop_thread_cpu_ms_per_job", "db_thread_cpu_ms_per_job",
+                "kib_written_per_job", "writes_per_job"):
         values = [float(r[key]) for r in runs if r[key] is not None]
         if values:
             bu.out(f"{key}: median {statistics.median(values)}, range {min(values)}-{max(values)}")
