@@ -151,6 +151,19 @@ class AsyncClient(WatchMixin, DownloadMixin):
         """DELETE /batches/{id} (a finished batch; its images too when asked)."""
         return Deleted.from_dict(await self.request("DELETE", f"/batches/{batch_id}", params={"images": str(images).lower()}))
 
+    # -- server settings (scope admin) --------------------------------------------------------
+
+    async def get_settings(self) -> dict[str, Any]:
+        """GET /settings: the feed window and browser origins in effect (as docs/api.md shows them)."""
+        return await self.request("GET", "/settings")
+
+    async def update_settings(self, *, feed_window: int | str | None = None, cors_origins: list[str] | None = None) -> dict[str, Any]:
+        """PATCH /settings with what is given (``cors_origins`` replaces the saved list); the settings afterwards."""
+        body = {k: v for k, v in (("feed_window", feed_window), ("cors_origins", cors_origins)) if v is not None}
+        if not body:
+            raise ValueError("update_settings: give feed_window and/or cors_origins")
+        return await self.request("PATCH", "/settings", body=body)
+
     # -- uploads (server side: the uploads feature; not on every server yet) -------------------
 
     async def upload(self, path: str | os.PathLike[str], kind: str | None = None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""batchgen: the command line (submit, wait, download, export, ls, cancel, retry, manifest).
+"""batchgen: the command line (submit, wait, download, export, ls, cancel, retry, manifest, settings).
 
 The token is read from --token-file, $BATCHGEN_TOKEN or a hidden prompt (--ask-token), never from the command line:
 argv is visible to every user of the machine (ps) and lands in shell history. The URL is --url or $BATCHGEN_URL.
@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("retry", help="retry a batch's failed and cancelled jobs (or one job with --job)")
     r.add_argument("batch", nargs="?")
     r.add_argument("--job", type=int)
+    st = sub.add_parser("settings", help="show the server's feed window and browser origins, or change them (admin token)")
+    st.add_argument("--feed-window", metavar="N|auto", help="at most N of our prompts in ComfyUI's queue (1-64), or auto")
+    st.add_argument("--add-origin", action="append", default=[], metavar="ORIGIN", help="allow a browser origin (repeatable)")
+    st.add_argument("--remove-origin", action="append", default=[], metavar="ORIGIN", help="stop allowing a saved origin (repeatable)")
     return p
 
 
@@ -113,6 +117,22 @@ def _download(client: Client, batch_id: str, dest: str) -> int:
     _out(json.dumps({"dest": dest, "downloaded": len(result.downloaded), "resumed": len(result.resumed),
                       "skipped": len(result.skipped), "missing": len(result.missing)}))
     return 0 if not result.missing else NOT_ALL_SUCCEEDED
+
+
+def _settings(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """GET /settings, or PATCH what the options change (origins added to / removed from the saved list)."""
+    window = _value(args.feed_window) if args.feed_window is not None else None  # 8 → a number, auto → "auto"
+    origins = None
+    if args.add_origin or args.remove_origin:
+        # PATCH replaces the saved list as a whole: start from the one saved now
+        saved = client.get_settings()["cors_origins"]["saved"]
+        unknown = [o for o in args.remove_origin if o not in saved]
+        if unknown:
+            raise SystemExit(f"batchgen settings: {unknown[0]!r} is not a saved origin (saved: {', '.join(saved) or 'none'})")
+        origins = [o for o in saved if o not in args.remove_origin] + [o for o in args.add_origin if o not in saved]
+    if window is None and origins is None:
+        return client.get_settings()
+    return client.update_settings(feed_window=window, cors_origins=origins)
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -173,6 +193,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
             _out(json.dumps({"id": r.id, "status": r.status, "retried": r.retried}))
         else:
             raise SystemExit("batchgen retry: give a batch id or --job ID")
+        return 0
+    if cmd == "settings":
+        _out(json.dumps(_settings(client, args), ensure_ascii=False))
         return 0
     raise SystemExit(f"unknown command {cmd}")
 

@@ -159,6 +159,14 @@ class Client:
         """Save the export zip."""
         return self._run(self.aio.export(batch_id, path))
 
+    def get_settings(self) -> dict[str, Any]:
+        """The server's feed window and browser origins (scope admin)."""
+        return self._run(self.aio.get_settings())
+
+    def update_settings(self, *, feed_window: int | str | None = None, cors_origins: list[str] | None = None) -> dict[str, Any]:
+        """Change the feed window and/or replace the saved browser origins (scope admin)."""
+        return self._run(self.aio.update_settings(feed_window=feed_window, cors_origins=cors_origins))
+
     def upload(self, path: str | os.PathLike[str], kind: str | None = None) -> dict[str, Any]:
         """POST /uploads (needs the server's uploads feature)."""
         return self._run(self.aio.upload(path, kind))

@@ -167,3 +167,35 @@ async def test_a_file_that_is_not_an_image_is_refused_with_the_servers_reason(en
     with pytest.raises(ApiError) as caught:
         await client.upload(fake, "image")
     assert caught.value.status in (400, 415) and not list((env.host.input_dir).rglob("*.png"))
+
+
+async def test_settings_are_read_and_changed_through_the_client_and_the_cli(env, client, capsys):
+    from batchgen_client import cli
+
+    before = await client.get_settings()
+    assert before["feed_window"]["value"] == "auto" and before["cors_origins"]["saved"] == []
+    after = await client.update_settings(feed_window=8)
+    assert (after["feed_window"]["value"], after["feed_window"]["window"]) == (8, 8)
+    assert env.service.dispatcher.status()["window"] == 8  # in effect at once, not only saved
+    with pytest.raises(ApiError) as bad:
+        await client.update_settings(feed_window=65)
+    assert bad.value.code == "invalid_feed_window"
+
+    url = str(env.client.make_url("")).rstrip("/")
+
+    def run_cli(*args: str) -> tuple[int, dict | str]:
+        """(exit status, the printed settings, or what went to stderr when nothing was printed)."""
+        code = cli.main(["--url", url, "settings", *args])
+        captured = capsys.readouterr()
+        return code, json.loads(captured.out) if captured.out.strip() else captured.err
+
+    code, shown = await asyncio.to_thread(run_cli, "--add-origin", "http://localhost:5173", "--add-origin", "https://app.example.com")
+    assert code == 0 and shown["cors_origins"]["saved"] == ["http://localhost:5173", "https://app.example.com"]
+    code, shown = await asyncio.to_thread(run_cli, "--remove-origin", "http://localhost:5173", "--feed-window", "auto")
+    assert code == 0 and shown["cors_origins"]["saved"] == ["https://app.example.com"] and shown["feed_window"]["value"] == "auto"
+    assert (await client.get_settings())["cors_origins"]["saved"] == ["https://app.example.com"]  # saved, not only answered
+    with pytest.raises(SystemExit, match="not a saved origin"):
+        await asyncio.to_thread(run_cli, "--remove-origin", "http://never.example")
+    code, err = await asyncio.to_thread(run_cli, "--add-origin", "https://*.example.com")
+    assert code == 1 and "400 invalid_cors_origin" in err
+    assert (await client.get_settings())["cors_origins"]["saved"] == ["https://app.example.com"]  # the refused change changed nothing

@@ -22,6 +22,15 @@ NS, HOST_IP, NS_IP = VETH.name, VETH.host_ip, VETH.ns_ip
 
 netns, comfy = remote_fixtures(VETH)
 
+# A browser's CORS preflight, sent from inside the namespace; prints the answer's headers (lower-case names) as JSON.
+PREFLIGHT = r"""
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1], method="OPTIONS", headers={"Origin": sys.argv[2], "Access-Control-Request-Method": "POST",
+                             "Access-Control-Request-Headers": "authorization, content-type"})
+with urllib.request.urlopen(req, timeout=15) as r:
+    print(json.dumps({k.lower(): v for k, v in r.headers.items()}))
+"""
+
 
 def remote_cli(comfy, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO_ROOT / "client"), "BATCHGEN_URL": f"http://{HOST_IP}:{comfy.port}"}
@@ -53,3 +62,28 @@ def test_remote_cli_needs_the_token_and_then_submits_waits_and_downloads(comfy, 
         assert hashlib.sha256(local.read_bytes()).hexdigest() == \
             hashlib.sha256((comfy.output_dir / out["subfolder"] / out["filename"]).read_bytes()).hexdigest()
     assert token not in comfy.log_tail(2000)
+
+
+def test_remote_cli_settings_need_an_admin_token_and_a_saved_origin_is_allowed_at_once(comfy):
+    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
+    tokens = {}
+    for scope in ("submit", "admin"):
+        made = subprocess.run([str(comfy.python), str(script), "token", "create", "--name", f"remote-settings-{scope}", "--scope", scope],
+                              capture_output=True, text=True, timeout=60, cwd=comfy.data_dir)
+        assert made.returncode == 0, made.stderr
+        tokens[scope] = made.stdout.strip()
+    refused = remote_cli(comfy, "settings", token=tokens["submit"])
+    assert refused.returncode == 1 and "403 insufficient_scope" in refused.stderr
+    origin = "https://dash.remote.example"
+    changed = remote_cli(comfy, "settings", "--add-origin", origin, token=tokens["admin"])
+    assert changed.returncode == 0, changed.stderr
+    assert origin in json.loads(changed.stdout)["cors_origins"]["saved"]
+    # A browser page on that origin may call the API now (preflight answered for it), without restarting ComfyUI.
+    preflight = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c", PREFLIGHT, f"http://{HOST_IP}:{comfy.port}/batchgen/v1/batches",
+                                origin], capture_output=True, text=True, timeout=60)
+    assert preflight.returncode == 0, preflight.stderr
+    assert json.loads(preflight.stdout).get("access-control-allow-origin") == origin, preflight.stdout
+    removed = remote_cli(comfy, "settings", "--remove-origin", origin, token=tokens["admin"])
+    assert removed.returncode == 0 and origin not in json.loads(removed.stdout)["cors_origins"]["saved"]
+    for token in tokens.values():
+        assert token not in comfy.log_tail(2000)
