@@ -1,7 +1,8 @@
 """The CLI as a real non-loopback caller (network namespace + veth, as in test_remote_live.py): token from the environment.
 
 ComfyUI listens on 127.0.0.1 and 10.200.9.1; the CLI runs in the namespace ``bgclient`` (10.200.9.2), so our routes
-see a remote peer: no token is refused, BATCHGEN_TOKEN works for submit, wait (SSE) and a verified download.
+see a remote peer: no token is refused, BATCHGEN_TOKEN works for submit, wait (SSE) and a verified download, and
+`settings` needs an admin token and changes the allowed browser origins at once.
 Skipped (with the reason) when namespaces cannot be made here.
 """
 
