@@ -6,14 +6,29 @@ non-loopback TCP peer. Tests using it are skipped (with the reason) when namespa
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from .harness import comfy_env, new_server
+
+# One HTTP request made from inside a namespace: prints [status, body text, headers] as JSON (error statuses too).
+_CLIENT = r"""
+import json, sys, urllib.request, urllib.error
+url, method, headers, body = json.loads(sys.argv[1])
+req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method, headers=headers)
+try:
+    with urllib.request.urlopen(req, timeout=15) as r:
+        status, text, hdrs = r.status, r.read().decode(), dict(r.headers)
+except urllib.error.HTTPError as e:
+    status, text, hdrs = e.code, e.read().decode(), dict(e.headers)
+print(json.dumps([status, text, hdrs]))
+"""
 
 
 def _ip(*args: str) -> None:
@@ -52,6 +67,24 @@ class Veth:
         except (subprocess.CalledProcessError, OSError) as exc:
             self.down()
             pytest.skip(f"could not make a network namespace here: {exc}")
+
+    def request(self, url: str, method: str = "GET", headers: dict | None = None, body: str | None = None) -> tuple[int, str, dict]:
+        """One request from inside the namespace (TCP peer ``ns_ip``): (status, body text, response headers)."""
+        arg = json.dumps([url, method, dict(headers or {}), body])
+        out = subprocess.run(["ip", "netns", "exec", self.name, sys.executable, "-c", _CLIENT, arg], capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 0, out.stderr
+        status, text, hdrs = json.loads(out.stdout)
+        return status, text, hdrs
+
+
+def make_token(comfy, name: str, scope: str) -> str:
+    """A new API token, made with cli.py through the linked custom_nodes folder while ComfyUI runs."""
+    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
+    made = subprocess.run([str(comfy.python), str(script), "token", "create", "--name", name, "--scope", scope], capture_output=True,
+                          text=True, timeout=60, cwd=comfy.data_dir)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
 
 
 def remote_fixtures(veth: Veth):

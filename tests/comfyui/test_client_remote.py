@@ -15,22 +15,13 @@ import subprocess
 import sys
 
 from .harness import REPO_ROOT
-from .netns import Veth, remote_fixtures
+from .netns import Veth, make_token, remote_fixtures
 
 VETH = Veth("bgclient", "bgc0", "bgc1", "10.200.9.1", "10.200.9.2")
-NS, HOST_IP, NS_IP = VETH.name, VETH.host_ip, VETH.ns_ip
+NS, HOST_IP = VETH.name, VETH.host_ip
 
 
 netns, comfy = remote_fixtures(VETH)
-
-# A browser's CORS preflight, sent from inside the namespace; prints the answer's headers (lower-case names) as JSON.
-PREFLIGHT = r"""
-import json, sys, urllib.request
-req = urllib.request.Request(sys.argv[1], method="OPTIONS", headers={"Origin": sys.argv[2], "Access-Control-Request-Method": "POST",
-                             "Access-Control-Request-Headers": "authorization, content-type"})
-with urllib.request.urlopen(req, timeout=15) as r:
-    print(json.dumps({k.lower(): v for k, v in r.headers.items()}))
-"""
 
 
 def remote_cli(comfy, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
@@ -42,11 +33,7 @@ def remote_cli(comfy, *args: str, token: str | None = None) -> subprocess.Comple
 
 
 def test_remote_cli_needs_the_token_and_then_submits_waits_and_downloads(comfy, tmp_path):
-    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
-    made = subprocess.run([str(comfy.python), str(script), "token", "create", "--name", "remote-cli", "--scope", "submit"],
-                          capture_output=True, text=True, timeout=60, cwd=comfy.data_dir)
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip()
+    token = make_token(comfy, "remote-cli", "submit")
     products = tmp_path / "products.csv"
     products.write_text("prompt\n远程 card one\nremote card two\n", encoding="utf-8")
     refused = remote_cli(comfy, "ls")
@@ -66,13 +53,7 @@ def test_remote_cli_needs_the_token_and_then_submits_waits_and_downloads(comfy, 
 
 
 def test_remote_cli_settings_need_an_admin_token_and_a_saved_origin_is_allowed_at_once(comfy):
-    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
-    tokens = {}
-    for scope in ("submit", "admin"):
-        made = subprocess.run([str(comfy.python), str(script), "token", "create", "--name", f"remote-settings-{scope}", "--scope", scope],
-                              capture_output=True, text=True, timeout=60, cwd=comfy.data_dir)
-        assert made.returncode == 0, made.stderr
-        tokens[scope] = made.stdout.strip()
+    tokens = {scope: make_token(comfy, f"remote-settings-{scope}", scope) for scope in ("submit", "admin")}
     refused = remote_cli(comfy, "settings", token=tokens["submit"])
     assert refused.returncode == 1 and "403 insufficient_scope" in refused.stderr
     origin = "https://dash.remote.example"
@@ -80,10 +61,11 @@ def test_remote_cli_settings_need_an_admin_token_and_a_saved_origin_is_allowed_a
     assert changed.returncode == 0, changed.stderr
     assert origin in json.loads(changed.stdout)["cors_origins"]["saved"]
     # A browser page on that origin may call the API now (preflight answered for it), without restarting ComfyUI.
-    preflight = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c", PREFLIGHT, f"http://{HOST_IP}:{comfy.port}/batchgen/v1/batches",
-                                origin], capture_output=True, text=True, timeout=60)
-    assert preflight.returncode == 0, preflight.stderr
-    assert json.loads(preflight.stdout).get("access-control-allow-origin") == origin, preflight.stdout
+    _, _, answered = VETH.request(f"http://{HOST_IP}:{comfy.port}/batchgen/v1/batches", "OPTIONS",
+                                  {"Origin": origin, "Access-Control-Request-Method": "POST",
+                                   "Access-Control-Request-Headers": "authorization, content-type"})
+    answered = {k.lower(): v for k, v in answered.items()}
+    assert answered.get("access-control-allow-origin") == origin, answered
     removed = remote_cli(comfy, "settings", "--remove-origin", origin, token=tokens["admin"])
     assert removed.returncode == 0 and origin not in json.loads(removed.stdout)["cors_origins"]["saved"]
     for token in tokens.values():

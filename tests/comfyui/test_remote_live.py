@@ -8,27 +8,12 @@ non-loopback TCP peer. Skipped (with the reason) when namespaces cannot be made 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from .netns import Veth, remote_fixtures
+from .netns import Veth, make_token, remote_fixtures
 
 VETH = Veth("bgremote", "bgr0", "bgr1", "10.200.7.1", "10.200.7.2")
-NS, HOST_IP, NS_IP = VETH.name, VETH.host_ip, VETH.ns_ip
+HOST_IP = VETH.host_ip
 BATCH = {"template": "text-card", "prompts": ["remote"], "params": {"width": 64, "height": 64}}
-# Runs inside the namespace: one bounded HTTP request, the answer as JSON on stdout.
-CLIENT = r"""
-import json, sys, urllib.request, urllib.error
-url, method, headers, body = json.loads(sys.argv[1])
-req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method, headers=headers)
-try:
-    with urllib.request.urlopen(req, timeout=15) as r:
-        status, text, hdrs = r.status, r.read().decode(), dict(r.headers)
-except urllib.error.HTTPError as e:
-    status, text, hdrs = e.code, e.read().decode(), dict(e.headers)
-print(json.dumps([status, text, hdrs]))
-"""
-
 
 netns, comfy = remote_fixtures(VETH)
 
@@ -36,24 +21,7 @@ netns, comfy = remote_fixtures(VETH)
 def remote(comfy, method: str, path: str, headers: dict | None = None, body: dict | None = None) -> tuple[int, str, dict]:
     """One request from inside the namespace (TCP peer 10.200.7.2)."""
     hdrs = {"Content-Type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
-    arg = json.dumps([f"http://{HOST_IP}:{comfy.port}{path}", method, hdrs, json.dumps(body) if body is not None else None])
-    out = subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-c", CLIENT, arg], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    status, text, rh = json.loads(out.stdout)
-    return status, text, rh
-
-
-def cli(comfy, *args: str) -> subprocess.CompletedProcess:
-    """cli.py through the linked custom_nodes folder, with ComfyUI's python, while ComfyUI runs (default user dir)."""
-    script = comfy.data_dir / "custom_nodes" / "comfyui-batchgen" / "cli.py"
-    return subprocess.run([str(comfy.python), str(script), "token", *args], capture_output=True, text=True, timeout=60,
-                          cwd=comfy.data_dir)
-
-
-def make_token(comfy, name: str, scope: str) -> str:
-    made = cli(comfy, "create", "--name", name, "--scope", scope)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
+    return VETH.request(f"http://{HOST_IP}:{comfy.port}{path}", method, hdrs, json.dumps(body) if body is not None else None)
 
 
 def bearer(token: str) -> dict:
